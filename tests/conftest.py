@@ -1,0 +1,23 @@
+"""Shared fixtures: every test gets its own zsc home (cache, results), never the user's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSC_HOME", str(tmp_path / "zsc_home"))
+    for var in ("ZSC_CACHE_DIR", "ZSC_RESULTS_DIR", "ZSC_DATA_DIR", "ZSC_WEIGHTS_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("ZSC_OFFLINE", "1")  # hub probes answer 'unreachable' at once
+
+
+@pytest.fixture
+def blobs():
+    """Three well separated Gaussian blobs in 8-d: a clustering every method should get right."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=300, centers=3, n_features=8, cluster_std=0.6, random_state=0)
+    return X.astype(np.float32), y

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.metrics import adjusted_rand_score
+
+from zsc import cluster as C
+from zsc.errors import InvalidEmbeddingError, InvalidParameterError, UnknownNameError
+
+
+@pytest.fixture
+def points():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(400, 6)) + np.repeat(rng.normal(scale=4, size=(8, 6)), 50, axis=0)
+
+
+@pytest.mark.parametrize("linkage,metric", [("ward", "euclidean"), ("average", "euclidean"),
+                                            ("average", "cosine"), ("average", "chebyshev"),
+                                            ("complete", "l1"), ("single", "euclidean")])
+def test_agglomerative_matches_sklearn_by_n_clusters(points, linkage, metric):
+    ours = C.Agglomerative(n_clusters=8, linkage=linkage, metric=metric).fit(points).labels_
+    sk_metric = "manhattan" if metric == "l1" else metric
+    ref = AgglomerativeClustering(n_clusters=8, linkage=linkage, metric=sk_metric).fit(points).labels_
+    assert adjusted_rand_score(ref, ours) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("linkage,metric,threshold", [("ward", "euclidean", 10.0),
+                                                      ("average", "cosine", 0.3),
+                                                      ("average", "euclidean", 4.0)])
+def test_agglomerative_matches_sklearn_by_threshold(points, linkage, metric, threshold):
+    ours = C.Agglomerative(n_clusters=None, distance_threshold=threshold, linkage=linkage,
+                           metric=metric).fit(points)
+    ref = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, linkage=linkage,
+                                  metric=metric).fit(points)
+    assert ours.n_clusters_ == ref.n_clusters_ > 1
+    assert adjusted_rand_score(ref.labels_, ours.labels_) == pytest.approx(1.0)
+
+
+def test_average_zscore_makes_thresholds_scale_free(points):
+    a = C.Agglomerative(None, 0.5, normalize=True).fit(points).labels_
+    b = C.Agglomerative(None, 0.5, normalize=True).fit(points * 1000 + 7).labels_
+    assert adjusted_rand_score(a, b) == 1.0
+
+
+def test_cut_sweeps_the_same_tree(points):
+    model = C.Agglomerative(n_clusters=8).fit(points)
+    for k in (2, 5, 8, 20):
+        assert model.cut(n_clusters=k).max() + 1 == k
+
+
+def test_each_clusterer_recovers_blobs(blobs):
+    X, y = blobs
+    for name in C.CLUSTERERS:
+        # the paper caps HDBSCAN clusters at 20 % of the data; these blobs are 33 % each
+        params = {"ac_without_c": {"distance_threshold": 2.0},
+                  "hdbscan": {"max_cluster_frac": 0.5}}.get(name, {})
+        res = C.cluster(X, name, 3, **params)
+        assert adjusted_rand_score(y, res.labels) > 0.9, name
+
+
+def test_affinity_propagation_subsample_extends_to_all_points(blobs):
+    X, y = blobs
+    res = C.cluster(X, "affinity_propagation", max_samples=100)
+    assert res.estimator.fitted_on_ == 100 and len(res.labels) == len(X)
+    assert adjusted_rand_score(y, res.labels) > 0.5
+
+
+def test_hdbscan_max_cluster_size_is_a_fraction(blobs):
+    X, _ = blobs
+    res = C.cluster(X, "hdbscan")
+    assert res.estimator.model_.max_cluster_size == 60
+
+
+@pytest.mark.parametrize("n", [1, 0, 301])
+def test_bad_number_of_clusters(blobs, n):
+    with pytest.raises(InvalidParameterError, match="between 2 and the number of samples"):
+        C.cluster(blobs[0], "kmeans", n)
+
+
+@pytest.mark.parametrize("d", [0.4, 1.0, 1.5])
+def test_bad_damping(blobs, d):
+    with pytest.raises(InvalidParameterError, match=r"damping must be in \[0.5, 1\)"):
+        C.cluster(blobs[0], "affinity_propagation", damping=d)
+
+
+def test_nan_and_inf_refused(blobs):
+    X = blobs[0].copy()
+    X[3, 1] = np.inf
+    with pytest.raises(InvalidEmbeddingError, match="1 rows contain NaN or infinity"):
+        C.cluster(X, "kmeans", 3)
+
+
+def test_unknown_clusterer():
+    with pytest.raises(UnknownNameError, match="Known clusterers: kmeans, spectral"):
+        C.cluster(np.zeros((4, 2)), "kmean", 2)
+
+
+def test_memory_guard_for_full_matrix_linkages(monkeypatch, points):
+    monkeypatch.setattr(C, "MEMORY_BUDGET_BYTES", 1000)
+    with pytest.raises(InvalidParameterError, match="GiB"):
+        C.Agglomerative(8, linkage="average").fit(points)
+
+
+def test_paper_settings():
+    red, hp = C.paper_settings("kmeans", "pixels")
+    assert red.method == "pca" and red.n_components == 0.9 and red.zscore_before
+    red, hp = C.paper_settings("ac_without_c", "dino_vitb16")
+    assert hp["distance_threshold"] == 0.2 and hp["linkage"] == "average"
+    red, hp = C.paper_settings("hdbscan", "supervised_vitb16")
+    assert hp["metric"] == "chebyshev" and red.method == "umap" and red.n_components == 50
+    assert C.paper_settings("spectral", "supervised_resnet50")[0].method == "none"
+    # encoders outside the paper borrow the paper encoder of the same method and backbone kind
+    red, hp = C.paper_settings("affinity_propagation", "zoo_mae_vit", "ViT-small", "mae")
+    assert hp["damping"] == 0.6

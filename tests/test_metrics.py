@@ -1,0 +1,120 @@
+import math
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from zsc import metrics as M
+
+
+@pytest.fixture
+def labelings():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 7, 500)
+    p = np.where(rng.random(500) < 0.6, y, rng.integers(0, 9, 500))
+    return y, p
+
+
+def test_ami_equals_sklearn(labelings):
+    y, p = labelings
+    assert M.ami(y, p) == pytest.approx(skm.adjusted_mutual_info_score(y, p), abs=1e-12)
+    assert M.ami(y, y) == pytest.approx(1.0)
+
+
+def test_ami_true_by_hand():
+    # y has 2 equal classes; the prediction copies it: MI = H(y) = ln 2; E[MI] from sklearn
+    y = np.array([0, 0, 1, 1])
+    parts = M.mutual_info_parts(y, y)
+    assert parts.mi == pytest.approx(math.log(2)) and parts.h_true == pytest.approx(math.log(2))
+    assert M.ami_true(y, y) == pytest.approx(1.0)
+    # a prediction finer than the labels explains all of H(y) but not all of H(pred)
+    y = np.repeat([0, 1], 50)
+    p = np.repeat([0, 1, 2, 3], 25)
+    parts = M.mutual_info_parts(y, p)
+    assert parts.mi == pytest.approx(math.log(2))
+    expected = (parts.mi - parts.emi) / (math.log(2) - parts.emi)
+    assert M.ami_true(y, p) == pytest.approx(expected) == pytest.approx(1.0)
+    assert M.ami(y, p) < 0.9  # the symmetric AMI penalises the extra split
+
+
+def test_hierarchy_ami_levels():
+    fine = np.repeat(np.arange(4), 25)
+    coarse = fine // 2
+    out = M.hierarchy_ami({"coarse": coarse, "fine": fine}, fine)
+    assert out["fine"]["ami"] == pytest.approx(1.0)
+    assert out["coarse"]["ami_true"] == pytest.approx(1.0)
+    assert out["coarse"]["ami"] < 1.0
+
+
+def test_blocked_silhouette_equals_sklearn(blobs):
+    X, y = blobs
+    ref = skm.silhouette_score(X, y)
+    assert M.silhouette_exact(X, y) == pytest.approx(ref, abs=1e-6)
+    tiny_blocks = M.silhouette_exact(X, y, block_bytes=8 * 300 * 7)  # 7 rows a block
+    assert tiny_blocks == pytest.approx(ref, abs=1e-6)
+    # singletons score 0, as in scikit-learn
+    y2 = y.copy()
+    y2[0] = 99
+    assert M.silhouette_exact(X, y2) == pytest.approx(skm.silhouette_score(X, y2), abs=1e-6)
+
+
+def test_silhouette_subsample_reports_its_error(blobs):
+    X, y = blobs
+    exact = M.silhouette(X, y, max_samples=None)
+    sub = M.silhouette(X, y, max_samples=100, seed=0)
+    assert exact.n_used == 300 and exact.stderr == 0
+    assert sub.n_used == 100 and sub.stderr > 0
+    assert abs(sub.value - exact.value) < 4 * sub.stderr + 1e-3
+
+
+def test_silhouette_undefined_cases_have_reasons(blobs):
+    X, _ = blobs
+    one = M.silhouette(X, np.zeros(len(X)))
+    assert math.isnan(one.value) and one.reason == "only one cluster"
+    assert "own cluster" in M.silhouette(X, np.arange(len(X))).reason
+
+
+def _knn_reference(trx, try_, tex, tey, k, T=0.07):
+    trn = trx / np.linalg.norm(trx, axis=1, keepdims=True)
+    ten = tex / np.linalg.norm(tex, axis=1, keepdims=True)
+    correct = 0
+    for i in range(len(ten)):
+        sim = trn @ ten[i]
+        top = np.argsort(-sim, kind="stable")[:k]
+        votes = {}
+        for j in top:
+            votes[try_[j]] = votes.get(try_[j], 0.0) + math.exp(sim[j] / T)
+        correct += max(votes, key=votes.get) == tey[i]
+    return correct / len(ten)
+
+
+def test_knn_accuracy_matches_reference():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 16))
+    ytr, yte = rng.integers(0, 5, 400), rng.integers(0, 5, 150)
+    trx = centres[ytr] + rng.normal(scale=1.2, size=(400, 16))
+    tex = centres[yte] + rng.normal(scale=1.2, size=(150, 16))
+    ours = M.knn_accuracy(trx, ytr, tex, yte, ks=(1, 10, 20, 100, 200), block_size=32,
+                          dtype=__import__("torch").float64)
+    for k, acc in ours.items():
+        assert acc == pytest.approx(_knn_reference(trx, ytr, tex, yte, k)), k
+    assert 0.2 < ours[20] <= 1.0
+
+
+def test_score_clustering_with_noise(blobs):
+    X, y = blobs
+    pred = y.copy()
+    pred[:30] = -1
+    row = M.score_clustering(y, pred, spaces={"original": X})
+    assert row["ratio_clustered"] == pytest.approx(0.9)
+    assert row["n_clusters_pred"] == 3
+    assert row["ami"] == pytest.approx(skm.adjusted_mutual_info_score(y, pred))
+    assert row["ami_clustered"] == pytest.approx(1.0)
+    assert row["silhouette_original"] == pytest.approx(skm.silhouette_score(X, pred), abs=1e-6)
+
+
+def test_all_noise_is_defined(blobs):
+    X, y = blobs
+    row = M.score_clustering(y, np.full(len(y), -1), spaces={"original": X})
+    assert row["ami"] == 0.0 and row["n_clusters_pred"] == 0
+    assert math.isnan(row["silhouette_original"]) and row["silhouette_original_reason"]

@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+import zsc
+
+
+@pytest.fixture
+def embeddings():
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(n_samples=400, centers=5, n_features=32, cluster_std=2.0, random_state=2)
+    return X.astype(np.float32), y
+
+
+def test_recommended_equals_umap_then_sklearn(embeddings):
+    import umap
+    from sklearn.cluster import AgglomerativeClustering
+
+    X, y = embeddings
+    ours = zsc.recommended(X, n_clusters=5, seed=7)
+    reduced = umap.UMAP(n_neighbors=30, n_components=50, min_dist=0.0, metric="euclidean",
+                        random_state=7).fit_transform(X)
+    ref = AgglomerativeClustering(n_clusters=5, metric="euclidean", linkage="ward").fit(reduced)
+    np.testing.assert_allclose(ours.reduced, reduced, atol=1e-5)
+    assert adjusted_rand_score(ref.labels_, ours.labels) == 1.0
+    assert adjusted_rand_score(y, ours.labels) > 0.9
+
+
+def test_recommended_picks_threshold_by_silhouette(embeddings):
+    X, y = embeddings
+    res = zsc.recommended(X, seed=0)
+    assert res.distance_threshold is not None and res.sweep is not None
+    assert res.silhouette == pytest.approx(res.sweep["silhouette"].max())
+    assert res.n_clusters == len(np.unique(res.labels))
+    # with well separated blobs the silhouette-best cut finds the five of them
+    assert res.n_clusters == 5 and adjusted_rand_score(y, res.labels) > 0.9

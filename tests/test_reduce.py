@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+from zsc.errors import InvalidParameterError, UnknownNameError
+from zsc.reduce import Reducer, ReducerConfig, reduce
+
+
+def test_pca_variance_fraction(blobs):
+    X, _ = blobs
+    out = Reducer("pca", 0.9).fit_transform(X)
+    from sklearn.decomposition import PCA
+
+    ref = PCA(0.9).fit(X)
+    assert out.shape[1] == ref.n_components_
+    assert ref.explained_variance_ratio_.sum() >= 0.9
+
+
+def test_zscore_before_pca(blobs):
+    X, _ = blobs
+    X = X * np.arange(1, 9)  # unequal scales
+    a = Reducer("pca", 2, zscore_before=True).fit_transform(X)
+    b = Reducer("pca", 2).fit_transform((X - X.mean(0)) / X.std(0))
+    np.testing.assert_allclose(np.abs(a), np.abs(b), rtol=1e-3, atol=1e-4)
+
+
+def test_umap_is_seeded_and_cached(blobs):
+    X, _ = blobs
+    cfg = ReducerConfig("umap", 5, n_neighbors=15, seed=1)
+    a = reduce(X, cfg)
+    b = reduce(X, cfg)
+    np.testing.assert_array_equal(a, b)
+    c = Reducer(**cfg.key()).fit_transform(X)
+    np.testing.assert_allclose(a, c, atol=1e-5)
+    assert a.shape == (300, 5)
+
+
+def test_pacmap_runs(blobs):
+    X, _ = blobs
+    assert Reducer("pacmap", 2, n_neighbors=10).fit_transform(X).shape == (300, 2)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(method="pca", n_components=0), "positive"),
+    (dict(method="pca", n_components=-3), "positive"),
+    (dict(method="umap", n_components=0.5), "only allowed for PCA"),
+])
+def test_bad_components(kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        ReducerConfig(**kwargs)
+
+
+def test_too_many_components(blobs):
+    X, _ = blobs
+    with pytest.raises(InvalidParameterError, match="exceeds"):
+        Reducer("pca", 50).fit_transform(X)
+
+
+def test_unknown_reducer():
+    with pytest.raises(UnknownNameError, match="Known reducers: none, pca, umap, pacmap"):
+        ReducerConfig("tsne", 2)
+
+
+def test_labels():
+    assert ReducerConfig("umap", 50).label == "umap50"
+    assert ReducerConfig("pca", 0.9, zscore_before=True).label == "z-pca0.9"
+    assert ReducerConfig("none", None).label == "none"

@@ -1,0 +1,19 @@
+"""zsc — zero-shot clustering of unseen datasets with pretrained encoders (arXiv 2406.02465).
+
+Stages flow one way: data -> encoders -> embed -> reduce -> cluster -> metrics -> results.
+"""
+
+__version__ = "0.1.0"
+
+from .errors import ZscError  # noqa: E402
+
+
+def recommended(*args, **kwargs):  # noqa: D103 — documented in zsc.recipe
+    from .recipe import recommended as _recommended
+
+    return _recommended(*args, **kwargs)
+
+
+recommended.__doc__ = "The paper's recommended recipe (UMAP -> AC ward); see zsc.recipe.recommended."
+
+__all__ = ["ZscError", "__version__", "recommended"]

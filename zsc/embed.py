@@ -1,0 +1,232 @@
+"""Stage 3 — embed: run an encoder over a dataset split, batched and device-aware, cached on disk.
+
+The cache is content-addressed by (encoder, its weights, dataset, split, subsample, preprocessing,
+precision, zsc version), written atomically and verified on read, so a second call does no
+encoder work and a damaged file is rebuilt rather than trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from . import __version__, config
+from .data import LoadedDataset, load_dataset, subsample_indices
+from .encoders import get_encoder
+from .encoders.base import Preprocessing
+from .errors import InvalidEmbeddingError
+from .io import config_hash, load_arrays, save_arrays
+
+
+@dataclass
+class Embeddings:
+    """Features of one dataset split under one encoder, with the labels they came with."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    encoder: str
+    dataset: str
+    split: str
+    indices: np.ndarray
+    hierarchy: dict[str, np.ndarray] = field(default_factory=dict)
+    key: str = ""
+    from_cache: bool = False
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def to_chw_uint8(image: Any) -> torch.Tensor:
+    """A PIL image or an HxW / HxWxC uint8 array as a CxHxW uint8 tensor."""
+    if hasattr(image, "convert"):  # PIL
+        from torchvision.transforms.v2.functional import pil_to_tensor
+
+        return pil_to_tensor(image.convert("RGB"))
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+
+
+def preprocess(image: Any, pre: Preprocessing) -> torch.Tensor:
+    """Resize (shorter side), centre-crop, scale to [0, 1] and normalise one image."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as F
+
+    x = to_chw_uint8(image)
+    if x.shape[0] == 1 and pre.channels == 3:
+        x = x.expand(3, -1, -1)
+    elif x.shape[0] == 3 and pre.channels == 1:
+        x = F.rgb_to_grayscale(x)
+    mode = InterpolationMode(pre.interpolation)
+    x = F.resize(x, [pre.resize or pre.size], interpolation=mode, antialias=True)
+    x = F.center_crop(x, [pre.size, pre.size])
+    x = x.float().div_(255.0)
+    return F.normalize(x, list(pre.mean), list(pre.std))
+
+
+class ImageDataset(Dataset):
+    """Images of a loaded split, preprocessed on the fly (decoded once per pass)."""
+
+    def __init__(self, images: Any, pre: Preprocessing) -> None:
+        self.images, self.pre = images, pre
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return preprocess(self.images[i], self.pre)
+
+
+def check_finite(features: np.ndarray, what: str) -> None:
+    """Refuse embeddings that contain NaN or infinity (for example from a broken checkpoint)."""
+    if features.ndim != 2:
+        raise InvalidEmbeddingError(f"{what}: expected a 2-d array of embeddings, got shape {features.shape}")
+    bad = ~np.isfinite(features)
+    if bad.any():
+        rows = int(bad.any(axis=1).sum())
+        raise InvalidEmbeddingError(
+            f"{what}: {rows} of {len(features)} embeddings contain NaN or infinity; "
+            "the encoder or its checkpoint is broken — nothing was clustered"
+        )
+
+
+@torch.inference_mode()
+def encode(
+    model: torch.nn.Module,
+    images: Any,
+    pre: Preprocessing,
+    *,
+    batch_size: int = 128,
+    device: torch.device | str | None = None,
+    num_workers: int | None = None,
+    mixed_precision: bool | None = None,
+    progress: bool = True,
+    desc: str = "embedding",
+) -> np.ndarray:
+    """Run `model` over `images`; on CUDA with pinned memory, channels-last and bf16 autocast."""
+    from tqdm.auto import tqdm
+
+    device = torch.device(device) if device is not None else default_device()
+    cuda = device.type == "cuda"
+    if mixed_precision is None:
+        mixed_precision = cuda
+    if num_workers is None:
+        num_workers = min(8, os.cpu_count() or 1) if cuda else 0
+    loader = DataLoader(
+        ImageDataset(images, pre), batch_size=batch_size, shuffle=False,
+        num_workers=num_workers, pin_memory=cuda, persistent_workers=False,
+    )
+    model = model.to(device).eval()
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    out: list[np.ndarray] = []
+    for batch in tqdm(loader, desc=desc, unit="batch", disable=not progress):
+        batch = batch.to(device, non_blocking=cuda)
+        if cuda:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision):
+            feats = model(batch)
+        out.append(feats.float().flatten(1).cpu().numpy())
+    dim = out[0].shape[1] if out else 0
+    return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+
+
+def _weights_fingerprint(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return "file:" + h.hexdigest()[:16]
+
+
+def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | None, seed: int,
+                     weights: str | None, mixed_precision: bool) -> dict[str, Any]:
+    spec = get_encoder(encoder)
+    return {
+        "encoder": encoder,
+        "weights": _weights_fingerprint(weights) if weights else spec.weights_id,
+        "dataset": dataset,
+        "split": split,
+        "n_samples": n_samples,
+        "seed": seed if n_samples is not None else None,
+        "preprocessing": spec.preprocessing.key(),
+        "precision": "bf16" if mixed_precision else "fp32",
+        "zsc_version": __version__,
+    }
+
+
+def cache_path(cfg: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    root = Path(cache_dir) if cache_dir else config.cache_dir()
+    return root / "embeddings" / cfg["dataset"] / cfg["encoder"] / f"{cfg['split']}-{config_hash(cfg)}.npz"
+
+
+def embed(
+    encoder: str,
+    dataset: str | LoadedDataset,
+    split: str | None = None,
+    *,
+    n_samples: int | None = None,
+    seed: int = 0,
+    batch_size: int = 128,
+    device: torch.device | str | None = None,
+    num_workers: int | None = None,
+    weights: str | None = None,
+    data_dir: str | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Embeddings:
+    """Embed (a seeded subsample of) one split; reuse the cached result when there is one."""
+    spec = get_encoder(encoder)
+    data = dataset if isinstance(dataset, LoadedDataset) else None
+    name = data.name if data else str(dataset)
+    split = data.split if data else (split or _default_split(name))
+    device = torch.device(device) if device is not None else default_device()
+    mixed = device.type == "cuda"
+    cfg = embedding_config(encoder, name, split, n_samples, seed, weights, mixed)
+    path = cache_path(cfg, cache_dir)
+    if cache:
+        hit = load_arrays(path)
+        if hit is not None:
+            meta, arr = hit
+            hierarchy = {k[len("level_"):]: v for k, v in arr.items() if k.startswith("level_")}
+            return Embeddings(arr["features"], arr["labels"], encoder, name, split, arr["indices"],
+                              hierarchy, config_hash(cfg), True, float(meta.get("seconds", 0.0)))
+    if data is None:
+        data = load_dataset(name, split, data_dir)
+    idx = subsample_indices(data.labels, n_samples, seed)
+    part = data.subset(idx) if n_samples is not None else data
+    model = spec.build(weights)
+    t0 = time.perf_counter()
+    feats = encode(model, part.images, spec.preprocessing, batch_size=batch_size, device=device,
+                   num_workers=num_workers, mixed_precision=mixed, progress=progress,
+                   desc=f"{encoder} on {name}/{split}")
+    seconds = time.perf_counter() - t0
+    check_finite(feats, f"encoder {encoder!r} on {name}/{split}")
+    result = Embeddings(feats.astype(np.float32), part.labels, encoder, name, split, idx,
+                        dict(part.hierarchy), config_hash(cfg), False, seconds)
+    if cache:
+        save_arrays(path, dict(cfg, seconds=seconds, images_per_second=len(feats) / max(seconds, 1e-9)),
+                    features=result.features, labels=result.labels, indices=idx,
+                    **{f"level_{k}": v for k, v in result.hierarchy.items()})
+    return result
+
+
+def _default_split(name: str) -> str:
+    from .data import get_dataset
+
+    return get_dataset(name).default_split

@@ -1,0 +1,77 @@
+"""Atomic, verified files: a crash never leaves a half-written file that a later run trusts."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def config_hash(config: Mapping[str, Any], length: int = 16) -> str:
+    """Stable hash of a JSON-able configuration (key order does not matter)."""
+    text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def array_hash(*arrays: np.ndarray, length: int = 16) -> str:
+    """Hash of array contents, shapes and dtypes: identifies the inputs of a run."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.data)
+    return h.hexdigest()[:length]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+
+
+def save_arrays(path: str | os.PathLike[str], meta: Mapping[str, Any], **arrays: np.ndarray) -> None:
+    """Write arrays plus a JSON header holding their checksum, atomically (npz, no pickle)."""
+    meta = dict(meta, checksum=array_hash(*(arrays[k] for k in sorted(arrays))), keys=sorted(arrays))
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, __meta__=np.array(json.dumps(meta, default=str)), **arrays)
+
+
+def load_arrays(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+    """Read what `save_arrays` wrote; None (with a warning) if it is missing, damaged or altered."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["__meta__"]))
+            arrays = {k: z[k] for k in meta["keys"]}
+        if array_hash(*(arrays[k] for k in sorted(arrays))) != meta["checksum"]:
+            raise ValueError("checksum mismatch")
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        warnings.warn(f"cache file {path} is damaged ({err}); it will be rebuilt", stacklevel=2)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return None
+    return meta, arrays

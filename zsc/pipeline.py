@@ -1,0 +1,109 @@
+"""Composition of the stages for one encoder × dataset: embed once, reduce once per reducer
+setting, run each clusterer with the paper's settings, score, and store one row per clusterer."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+
+from .cluster import CLUSTERERS, check_params, cluster, paper_settings
+from .data import get_dataset
+from .embed import Embeddings, embed
+from .encoders import get_encoder
+from .metrics import SILHOUETTE_MAX_SAMPLES, score_clustering
+from .reduce import UMAP_PAPER, ReducerConfig, reduce
+from .results import ResultsStore
+
+
+def run(
+    encoder: str,
+    dataset: str,
+    clusterers: Sequence[str] | None = None,
+    *,
+    split: str | None = None,
+    n_samples: int | None = None,
+    seed: int = 0,
+    reducer: ReducerConfig | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    store: ResultsStore | str | os.PathLike[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    weights: str | None = None,
+    silhouette_max_samples: int | None = SILHOUETTE_MAX_SAMPLES,
+    progress: bool = True,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
+    """Run `clusterers` (default: all six) on one encoder × dataset and store their rows.
+
+    `reducer` replaces the paper's per-encoder reduction for every clusterer; `params` maps a
+    clusterer name to hyper-parameters that override the paper's.
+    """
+    enc = get_encoder(encoder)
+    ds = get_dataset(dataset)
+    names = list(clusterers) if clusterers else CLUSTERERS.names()
+    for name in {*names, *(params or {})}:  # fail on a typo before any expensive work
+        check_params(name, dict((params or {}).get(name, {})))
+    if not isinstance(store, ResultsStore):
+        store = ResultsStore(store)
+    emb = embed(encoder, dataset, split, n_samples=n_samples, seed=seed, cache_dir=cache_dir,
+                device=device, weights=weights, progress=progress)
+    n_classes = int(len(set(emb.labels.tolist())))
+    t0 = time.perf_counter()
+    umap_space = reduce(emb.features, replace(UMAP_PAPER, seed=seed), input_key=emb.key,
+                        cache_dir=cache_dir)
+    umap_seconds = time.perf_counter() - t0
+    rows = []
+    for name in names:
+        red_cfg, hp = paper_settings(name, encoder, enc.family, enc.method)
+        if reducer is not None:
+            red_cfg = reducer
+        red_cfg = replace(red_cfg, seed=seed)
+        hp = {**hp, **dict((params or {}).get(name, {}))}
+        t0 = time.perf_counter()
+        if red_cfg == replace(UMAP_PAPER, seed=seed):
+            X, red_seconds = umap_space, umap_seconds
+        else:
+            X = reduce(emb.features, red_cfg, input_key=emb.key, cache_dir=cache_dir)
+            red_seconds = time.perf_counter() - t0
+        res = cluster(X, name, n_classes if CLUSTERERS.get(name).uses_n_clusters else None,
+                      seed=seed, **hp)
+        row = _row(emb, enc, ds, red_cfg, X.shape[1], res.params, name, seed, n_samples)
+        row.update(score_clustering(
+            emb.labels, res.labels, spaces={"original": emb.features, "umap": umap_space},
+            hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,
+        ))
+        row.update(time_embed=emb.seconds, time_reduce=red_seconds, time_cluster=res.seconds)
+        store.append(row)
+        rows.append(row)
+        if on_row:
+            on_row(row)
+    return pd.DataFrame(rows)
+
+
+def _row(emb: Embeddings, enc: Any, ds: Any, red: ReducerConfig, reduced_dim: int,
+         hp: Mapping[str, Any], clusterer: str, seed: int, n_samples: int | None) -> dict[str, Any]:
+    return {
+        "encoder": emb.encoder,
+        "dataset": emb.dataset,
+        "split": emb.split,
+        "n_samples": len(emb) if n_samples is None else int(n_samples),
+        "seed": seed,
+        "reducer": red.label,
+        "reducer_params": red.key(),
+        "clusterer": clusterer,
+        "clusterer_params": dict(hp),
+        "clusterer_title": CLUSTERERS.get(clusterer).title,
+        "encoder_family": enc.family,
+        "encoder_method": enc.method,
+        "encoder_tier": enc.tier,
+        "dataset_group": ds.group,
+        "dataset_offline_group": ds.offline_group,
+        "embedding_key": emb.key,
+        "embedding_dim": int(emb.features.shape[1]),
+        "reduced_dim": int(reduced_dim),
+    }

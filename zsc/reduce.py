@@ -1,0 +1,180 @@
+"""Stage 4 — reduce: none / PCA / UMAP / PaCMAP, with optional z-scoring, seeded, cached.
+
+Reductions are the expensive shared step of a sweep (one UMAP feeds six clusterers), so
+`reduce()` caches its output keyed by the input's content hash and the reducer's configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from . import __version__, config
+from .errors import InvalidParameterError
+from .io import array_hash, config_hash, load_arrays, save_arrays
+from .registry import Registry
+
+REDUCERS: Registry[str] = Registry("reducer")
+for _name, _doc in [
+    ("none", "the embedding itself"),
+    ("pca", "PCA to n components, or to a fraction of the variance"),
+    ("umap", "UMAP (paper default: 30 neighbours, min_dist 0, 50 components)"),
+    ("pacmap", "PaCMAP"),
+]:
+    REDUCERS.register(_name, _doc)
+
+
+@dataclass(frozen=True)
+class ReducerConfig:
+    """How to reduce an embedding. `n_components` is an int, or for PCA a variance fraction."""
+
+    method: str = "umap"
+    n_components: int | float | None = 50
+    zscore_before: bool = False
+    zscore_after: bool = False
+    n_neighbors: int = 30
+    min_dist: float = 0.0
+    metric: str = "euclidean"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        REDUCERS.get(self.method)  # unknown names fail here, listing the known ones
+        n = self.n_components
+        if self.method == "none":
+            return
+        if n is None or n <= 0:
+            raise InvalidParameterError(f"{self.method}: n_components must be positive, got {n}")
+        if isinstance(n, float) and not n.is_integer():
+            if self.method != "pca" or not 0 < n < 1:
+                raise InvalidParameterError(
+                    f"{self.method}: a fractional n_components ({n}) is only allowed for PCA, "
+                    "as a variance fraction between 0 and 1"
+                )
+        if self.n_neighbors < 2:
+            raise InvalidParameterError(f"n_neighbors must be at least 2, got {self.n_neighbors}")
+
+    @property
+    def label(self) -> str:
+        """Short name for tables: none, pca50, pca0.9, umap50, z-pca0.9 ..."""
+        if self.method == "none":
+            base = "none"
+        else:
+            n = self.n_components
+            base = f"{self.method}{int(n) if float(n).is_integer() else n}"  # type: ignore[arg-type]
+        return ("z-" if self.zscore_before else "") + base
+
+    def key(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+UMAP_PAPER = ReducerConfig("umap", 50, n_neighbors=30, min_dist=0.0)
+NONE = ReducerConfig("none", None)
+
+
+def zscore(x: np.ndarray) -> np.ndarray:
+    """Per-dimension standardisation; constant dimensions are left at zero, not divided by 0."""
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd[sd == 0] = 1.0
+    return (x - mu) / sd
+
+
+class Reducer(TransformerMixin, BaseEstimator):
+    """scikit-learn style wrapper: `Reducer(method="umap", n_components=50).fit_transform(X)`."""
+
+    def __init__(self, method: str = "umap", n_components: int | float | None = 50,
+                 zscore_before: bool = False, zscore_after: bool = False, n_neighbors: int = 30,
+                 min_dist: float = 0.0, metric: str = "euclidean", seed: int = 0) -> None:
+        self.method = method
+        self.n_components = n_components
+        self.zscore_before = zscore_before
+        self.zscore_after = zscore_after
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.seed = seed
+
+    @property
+    def config(self) -> ReducerConfig:
+        return ReducerConfig(**self.get_params())
+
+    def fit(self, X: np.ndarray, y: Any = None) -> Reducer:
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: np.ndarray, y: Any = None) -> np.ndarray:
+        cfg = self.config
+        x = np.asarray(X, dtype=np.float32)
+        n, d = x.shape
+        if cfg.zscore_before:
+            x = zscore(x)
+        if cfg.method == "none":
+            out = x
+        elif cfg.method == "pca":
+            from sklearn.decomposition import PCA
+
+            n_comp = cfg.n_components
+            if isinstance(n_comp, float) and n_comp.is_integer():
+                n_comp = int(n_comp)
+            if isinstance(n_comp, int) and n_comp > min(n, d):
+                raise InvalidParameterError(
+                    f"pca: n_components={n_comp} exceeds min(n_samples, n_features)={min(n, d)}"
+                )
+            self.model_ = PCA(n_components=n_comp, random_state=cfg.seed)
+            out = self.model_.fit_transform(x)
+        else:
+            n_comp = int(cfg.n_components)  # type: ignore[arg-type]
+            if n_comp >= n - 1:
+                raise InvalidParameterError(
+                    f"{cfg.method}: n_components={n_comp} needs more than {n_comp + 1} samples, got {n}"
+                )
+            if cfg.method == "umap":
+                import umap
+
+                self.model_ = umap.UMAP(
+                    n_neighbors=min(cfg.n_neighbors, n - 1), n_components=n_comp,
+                    min_dist=cfg.min_dist, metric=cfg.metric, random_state=cfg.seed,
+                )
+            else:
+                import pacmap
+
+                self.model_ = pacmap.PaCMAP(n_components=n_comp, n_neighbors=min(cfg.n_neighbors, n - 1),
+                                            random_state=cfg.seed)
+            out = self.model_.fit_transform(x)
+        out = np.asarray(out, dtype=np.float32)
+        if cfg.zscore_after:
+            out = zscore(out)
+        return out
+
+
+def reduce(
+    X: np.ndarray,
+    cfg: ReducerConfig = UMAP_PAPER,
+    *,
+    input_key: str | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> np.ndarray:
+    """Reduce `X` per `cfg`, reusing a cached result for the same input and configuration."""
+    if cfg.method == "none" and not (cfg.zscore_before or cfg.zscore_after):
+        return np.asarray(X, dtype=np.float32)
+    key = {"input": input_key or array_hash(X), "reducer": cfg.key(), "zsc_version": __version__}
+    root = Path(cache_dir) if cache_dir else config.cache_dir()
+    path = root / "reduced" / f"{cfg.label}-{config_hash(key)}.npz"
+    if cache:
+        hit = load_arrays(path)
+        if hit is not None:
+            return hit[1]["reduced"]
+    out = Reducer(**cfg.key()).fit_transform(X)
+    if cache:
+        save_arrays(path, key, reduced=out)
+    return out
+
+
+def with_seed(cfg: ReducerConfig, seed: int) -> ReducerConfig:
+    return replace(cfg, seed=seed)

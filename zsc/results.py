@@ -1,0 +1,81 @@
+"""Stage 7 — results: a Parquet store with one row per run, keyed by the run's full configuration.
+
+The store is a folder of one-row Parquet files named by the hash of the run's configuration.
+Each is written to a temporary name and renamed into place, so an append is atomic, a re-run of
+the same configuration replaces its row instead of duplicating it, and a crash mid-write leaves
+only a temporary file that readers never look at. Unreadable files are skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__, config
+from .io import atomic_path, config_hash
+
+CONFIG_COLUMNS = (
+    "encoder", "dataset", "split", "n_samples", "seed", "reducer", "reducer_params",
+    "clusterer", "clusterer_params",
+)
+
+
+def run_key(cfg: Mapping[str, Any]) -> str:
+    """The identity of a run: hash of its configuration columns (not of its results)."""
+    return config_hash({k: cfg.get(k) for k in CONFIG_COLUMNS}, length=20)
+
+
+class ResultsStore:
+    """Append rows (dicts) atomically; read them back as a tidy DataFrame."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path else config.results_dir()
+
+    def append(self, row: Mapping[str, Any]) -> str:
+        """Write one run's row; returns its key. The same configuration overwrites its row."""
+        row = dict(row)
+        for k in ("reducer_params", "clusterer_params"):
+            if isinstance(row.get(k), Mapping):
+                row[k] = json.dumps(row[k], sort_keys=True, default=str)
+        key = run_key(row)
+        row.setdefault("zsc_version", __version__)
+        row.setdefault("timestamp", time.strftime("%Y-%m-%dT%H:%M:%S"))
+        row["run_key"] = key
+        df = pd.DataFrame([row])
+        with atomic_path(self.path / f"{key}.parquet") as tmp:
+            df.to_parquet(tmp, index=False)
+        return key
+
+    def extend(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        return [self.append(r) for r in rows]
+
+    def keys(self) -> set[str]:
+        return {p.stem for p in self.path.glob("*.parquet")}
+
+    def __contains__(self, key: str) -> bool:
+        return (self.path / f"{key}.parquet").exists()
+
+    def read(self) -> pd.DataFrame:
+        """All complete rows, one per configuration, as a DataFrame (empty if none)."""
+        frames = []
+        for p in sorted(self.path.glob("*.parquet")):
+            try:
+                frames.append(pd.read_parquet(p))
+            except Exception as err:  # a damaged file: report, skip, never trust
+                warnings.warn(f"results file {p} is unreadable ({err}); its row is skipped",
+                              stacklevel=2)
+        if not frames:
+            return pd.DataFrame(columns=[*CONFIG_COLUMNS, "run_key"])
+        frames = [f.dropna(axis=1, how="all") for f in frames]
+        df = pd.concat(frames, ignore_index=True, sort=False)
+        return df.sort_values(["encoder", "dataset", "clusterer"], kind="stable").reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.keys())
