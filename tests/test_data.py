@@ -26,7 +26,7 @@ def test_fashion_mnist_hierarchy_is_a_taxonomy():
     for c in np.unique(fine):
         assert len(np.unique(coarse[fine == c])) == 1
     assert data.dataset_stats(coarse)["n_classes"] == 4
-    names = dict(zip(data.FASHION_MNIST_CLASSES, data.FASHION_MNIST_FINE_TO_COARSE))
+    names = dict(zip(data.FASHION_MNIST_CLASSES, data.FASHION_MNIST_FINE_TO_COARSE, strict=True))
     assert data.FASHION_MNIST_COARSE[names["Sneaker"]] == "footwear"
     assert data.FASHION_MNIST_COARSE[names["Trouser"]] == "lower-body garment"
     assert data.FASHION_MNIST_COARSE[names["Bag"]] == "bag"

@@ -61,7 +61,6 @@ class Agglomerative(ClusterMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: Any = None) -> Agglomerative:
         import fastcluster
-        from scipy.cluster.hierarchy import fcluster
 
         if (self.n_clusters is None) == (self.distance_threshold is None):
             raise InvalidParameterError("give exactly one of n_clusters and distance_threshold")

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Set up zsc on a fresh Debian/Ubuntu machine: the Fashion-MNIST package, a virtual
+# environment in .venv, torch + torchvision, and zsc itself with its [dev] extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q dataset-fashion-mnist
+fi
+
+python3 -m venv .venv
+source .venv/bin/activate
+# torch and torchvision first, as a matching pair (a CPU or CUDA build, whichever pip offers).
+python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
+python -m pip install -q -e ".[dev]"
+python -c "import zsc, torch; print('zsc', zsc.__version__, 'torch', torch.__version__, 'cuda', torch.cuda.is_available())"
