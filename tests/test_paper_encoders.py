@@ -62,8 +62,16 @@ def _isolated_offline(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="module")
 def x() -> torch.Tensor:
+    """One image at 224 (the ViTs' fixed input size)."""
     g = torch.Generator().manual_seed(0)
     return torch.randn(1, 3, 224, 224, generator=g)
+
+
+@pytest.fixture(scope="module")
+def xs() -> torch.Tensor:
+    """One image at 128 for the ResNets (4x4 final map; 3x cheaper on a busy CPU)."""
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(1, 3, 128, 128, generator=g)
 
 
 def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -79,14 +87,14 @@ def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
 
 
 @pytest.fixture(scope="module")
-def tv_resnet50(x):
+def tv_resnet50(xs):
     """torchvision resnet50 (the architecture of the supervised, MoCo-v3 and DINO checkpoints)."""
     torch.manual_seed(1)
     model = _randomise_bn(torchvision.models.resnet50(weights=None)).eval()
     sd = dict(model.state_dict())  # includes fc.*; the model is not modified in place afterwards
     model.fc = nn.Identity()
     with torch.no_grad():
-        out = model(x)
+        out = model(xs)
     return sd, out
 
 
@@ -228,14 +236,14 @@ def test_weights_available_sees_local_caches(_isolated_offline):
 
 
 # ----------------------------------------------------------------------------- ResNet-50 checkpoints
-def test_supervised_resnet50_torchvision_checkpoint(tv_resnet50, x, tmp_path):
+def test_supervised_resnet50_torchvision_checkpoint(tv_resnet50, xs, tmp_path):
     sd, ref = tv_resnet50
     assert "fc.weight" in sd  # torchvision's file carries the classifier
     path = _save(sd, tmp_path / "resnet50-11ad3fa6.pth")
-    torch.testing.assert_close(_features("supervised_resnet50", path, x), ref, **TOL)
+    torch.testing.assert_close(_features("supervised_resnet50", path, xs), ref, **TOL)
 
 
-def test_mocov3_resnet50_checkpoint(tv_resnet50, x, tmp_path):
+def test_mocov3_resnet50_checkpoint(tv_resnet50, xs, tmp_path):
     sd, ref = tv_resnet50
     ckpt = {f"module.base_encoder.{k}": v for k, v in sd.items() if not k.startswith("fc.")}
     # MoCo-v3 replaces fc with the projector MLP 2048-4096-256 (BN; last BN without affine)
@@ -249,27 +257,27 @@ def test_mocov3_resnet50_checkpoint(tv_resnet50, x, tmp_path):
     ckpt["module.predictor.0.weight"] = torch.randn(4096, 256)
     path = _save({"epoch": 1000, "arch": "resnet50", "state_dict": ckpt, "optimizer": {}},
                  tmp_path / "r-50-1000ep.pth.tar")
-    torch.testing.assert_close(_features("mocov3_resnet50", path, x), ref, **TOL)
+    torch.testing.assert_close(_features("mocov3_resnet50", path, xs), ref, **TOL)
 
 
-def test_dino_resnet50_checkpoint(tv_resnet50, x, tmp_path):
+def test_dino_resnet50_checkpoint(tv_resnet50, xs, tmp_path):
     sd, ref = tv_resnet50
     path = _save(dict(sd), tmp_path / "dino_resnet50_pretrain.pth")  # with fc.* left in
-    torch.testing.assert_close(_features("dino_resnet50", path, x), ref, **TOL)
+    torch.testing.assert_close(_features("dino_resnet50", path, xs), ref, **TOL)
     # hubconf's file without fc.* (loaded with strict=False there) remaps to the same keys
     no_fc = {k: v for k, v in sd.items() if not k.startswith("fc.")}
     assert P.remap_ssl_backbone(no_fc).keys() == P.remap_ssl_backbone(sd).keys() == no_fc.keys()
 
 
-def test_vicreg_resnet50_checkpoint(tv_resnet50, x, tmp_path):
+def test_vicreg_resnet50_checkpoint(xs, tmp_path):
     torch.manual_seed(3)
     src = _randomise_bn(VICRegResNet50(), seed=3).eval()
     sd = src.state_dict()
     assert not any(k.startswith("fc.") for k in sd) and "conv1.weight" in sd
     with torch.no_grad():
-        ref = src(x)
+        ref = src(xs)
     path = _save(sd, tmp_path / "vicreg_resnet50.pth")
-    torch.testing.assert_close(_features("vicreg_resnet50", path, x), ref, **TOL)
+    torch.testing.assert_close(_features("vicreg_resnet50", path, xs), ref, **TOL)
 
 
 def test_wrong_checkpoint_names_the_bad_keys(tv_resnet50, tmp_path):
@@ -277,6 +285,11 @@ def test_wrong_checkpoint_names_the_bad_keys(tv_resnet50, tmp_path):
     moco_style = {"state_dict": {f"module.base_encoder.{k}": v for k, v in sd.items()}}
     path = _save(moco_style, tmp_path / "not_dino.pth")
     with pytest.raises(WeightsUnavailableError, match="does not fit the model"):
+        get_encoder("dino_resnet50").build(path)
+    # right names, wrong shapes (another model size) is one clear error too
+    wrong = {**sd, "conv1.weight": torch.zeros(64, 3, 3, 3)}
+    path = _save(wrong, tmp_path / "wrong_shape.pth")
+    with pytest.raises(WeightsUnavailableError, match="conv1.weight"):
         get_encoder("dino_resnet50").build(path)
 
 
@@ -368,16 +381,20 @@ def test_mae_vitb16_timm_file_overlay(timm_vit, x, tmp_path):
     (P.CLIP_RN50_TAG, ("clip_resnet50", "clip_preproj_resnet50")),
     (P.CLIP_VITB16_TAG, ("clip_vitb16", "clip_preproj_vitb16")),
 ])
-def test_clip_timm_file_overlay(tag, names, x, tmp_path):
+def test_clip_timm_file_overlay(tag, names, x, xs, tmp_path):
+    """A random model in timm's hub layout (projection head kept), loaded through timm's file
+    overlay: the paper's entry gives the projected embedding, the optional one the pre-projection
+    feature. (The attention pool resamples its position embedding, so RN50 runs at 128 px.)"""
+    inp = xs if "resnet" in tag else x
     torch.manual_seed(6)
-    src = timm.create_model(tag, pretrained=False).eval()  # keeps the projection head
+    src = timm.create_model(tag, pretrained=False).eval()
     with torch.no_grad():
-        feats = src.forward_features(x)
+        feats = src.forward_features(inp)
         proj, pre = src.forward_head(feats), src.forward_head(feats, pre_logits=True)
     path = _save(dict(src.state_dict()), tmp_path / "model.safetensors")
     projected, preproj = names
-    torch.testing.assert_close(_features(projected, path, x), proj, **TOL)
-    torch.testing.assert_close(_features(preproj, path, x), pre, **TOL)
+    torch.testing.assert_close(_features(projected, path, inp), proj, **TOL)
+    torch.testing.assert_close(_features(preproj, path, inp), pre, **TOL)
 
 
 def test_clip_vitb16_uses_quickgelu():

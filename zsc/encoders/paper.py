@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ..errors import WeightsUnavailableError
 from .base import CLIP_MEAN, CLIP_STD, EncoderSpec, Preprocessing, register
 from .hub import (
     fetch_hf,
@@ -86,14 +87,15 @@ def hf_cached(repo_id: str, filename: str = "model.safetensors") -> bool:
 
 
 def timm_cached(tag: str) -> bool:
-    """Are timm's pretrained weights for `tag` in the local cache? (no network)"""
+    """Is the file `hub.timm_pretrained` would read for `tag` cached locally? (no network;
+    like timm_pretrained, the hub copy when timm names one, else timm's URL)"""
     import timm
 
     cfg = timm.models.get_pretrained_cfg(tag)
     if cfg is None:
         return False
     if cfg.hf_hub_id:
-        return hf_cached(cfg.hf_hub_id) or bool(cfg.url and url_cached(cfg.url))
+        return hf_cached(cfg.hf_hub_id)
     return bool(cfg.url) and url_cached(cfg.url)
 
 
@@ -234,6 +236,19 @@ def timm_vitb16(global_pool: str = "token") -> Any:
 
 
 # ----------------------------------------------------------------------------- builders
+def _uninitialised(make_model: Callable[[], Any]) -> Any:
+    """The model with storage allocated but not randomly initialised (every tensor is about to
+    be overwritten by `load_strict`, which refuses missing keys); skips seconds of init on CPU.
+    Falls back to a normal build if the model has buffers a state dict would not fill."""
+    import torch
+
+    with torch.device("meta"):
+        model = make_model()
+    if {n for n, _ in model.named_buffers()} - set(model.state_dict()):
+        return make_model()
+    return model.to_empty(device="cpu")
+
+
 def _checkpoint_build(
     name: str,
     fetch: Callable[[], Path],
@@ -245,8 +260,13 @@ def _checkpoint_build(
     def build(weights: str | None = None) -> Any:
         path = weights if weights is not None else fetch()
         state = remap(load_state_dict(path, who=name))
-        model = make_model()
-        load_strict(model, state, who=name)
+        model = _uninitialised(make_model)
+        try:
+            load_strict(model, state, who=name)
+        except RuntimeError as err:  # right keys, wrong shapes (e.g. another model size)
+            raise WeightsUnavailableError(
+                f"{name}: weights file {path} does not fit the model: {str(err)[:300]}"
+            ) from err
         return model.eval()
 
     return build
