@@ -4,15 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+# Debian packages: Fashion-MNIST (a paper dataset, offline) and Chromium (the book's page test).
+if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || ! command -v chromium >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
-  $SUDO apt-get install -y -q dataset-fashion-mnist
+  $SUDO apt-get install -y -q --no-install-recommends dataset-fashion-mnist chromium
 fi
 
 python3 -m venv .venv
 source .venv/bin/activate
 # torch and torchvision first, as a matching pair (a CPU or CUDA build, whichever pip offers).
 python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-python -m pip install -q -e ".[dev]"
+python -m pip install -q -e ".[dev,book]"
 python -c "import zsc, torch; print('zsc', zsc.__version__, 'torch', torch.__version__, 'cuda', torch.cuda.is_available())"

@@ -1,0 +1,177 @@
+"""zsc.analysis on small hand-made results tables (every expected value worked out by hand)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from zsc import analysis
+
+
+def _row(encoder, dataset, clusterer, ami, family="ResNet-small", method="dino", group="In-domain",
+         **extra):
+    return {"encoder": encoder, "dataset": dataset, "clusterer": clusterer,
+            "clusterer_title": {"kmeans": "K-Means", "hdbscan": "HDBSCAN"}[clusterer],
+            "ami": ami, "encoder_family": family, "encoder_method": method,
+            "dataset_offline_group": group, "n_samples": 100, "seed": 0, **extra}
+
+
+@pytest.fixture
+def results():
+    rows = []
+    # zoo_supervised_resnet (reference) and zoo_dino_resnet, on two datasets, two clusterers
+    ami = {("zoo_supervised_resnet", "a"): (0.8, 0.6), ("zoo_supervised_resnet", "b"): (0.2, 0.4),
+           ("zoo_dino_resnet", "a"): (0.7, 0.5), ("zoo_dino_resnet", "b"): (0.5, 0.5),
+           ("pixels", "a"): (0.1, 0.3), ("pixels", "b"): (0.1, 0.1)}
+    fam = {"zoo_supervised_resnet": ("ResNet-small", "supervised"),
+           "zoo_dino_resnet": ("ResNet-small", "dino"), "pixels": ("none", "none")}
+    for (enc, ds), (km, hd) in ami.items():
+        f, m = fam[enc]
+        g = "In-domain" if ds == "a" else "Far-OOD"
+        rows.append(_row(enc, ds, "kmeans", km, f, m, g))
+        rows.append(_row(enc, ds, "hdbscan", hd, f, m, g))
+    return pd.DataFrame(rows)
+
+
+def test_ami_table_means_over_datasets(results):
+    t = analysis.ami_table(results)
+    assert t.loc["zoo_dino_resnet", "K-Means"] == pytest.approx(0.6)   # (0.7 + 0.5) / 2
+    assert t.loc["zoo_supervised_resnet", "HDBSCAN"] == pytest.approx(0.5)  # (0.6 + 0.4) / 2
+    assert set(t.columns) == {"K-Means", "HDBSCAN"}
+
+
+def test_rank_per_dataset_encoders_and_clusterers(results):
+    r = analysis.rank_per_dataset(results, by="encoder")
+    # dataset a: sup 0.7, dino 0.6, pixels 0.2; dataset b: dino 0.5, sup 0.3, pixels 0.1
+    assert r.loc["a"].to_dict() == {"pixels": 3.0, "zoo_dino_resnet": 2.0, "zoo_supervised_resnet": 1.0}
+    assert r.loc["b"].to_dict() == {"pixels": 3.0, "zoo_dino_resnet": 1.0, "zoo_supervised_resnet": 2.0}
+    mr = analysis.mean_rank(r)
+    assert mr["zoo_dino_resnet"] == 1.5 and mr["zoo_supervised_resnet"] == 1.5 and mr.index[-1] == "pixels"
+    c = analysis.rank_per_dataset(results, by="clusterer")
+    # a: K-Means mean 0.533, HDBSCAN 0.467 -> 1, 2; b: K-Means 0.267, HDBSCAN 0.333 -> 2, 1
+    assert c.loc["a", "K-Means"] == 1 and c.loc["a", "HDBSCAN"] == 2
+    assert c.loc["b", "K-Means"] == 2 and c.loc["b", "HDBSCAN"] == 1
+
+
+def test_rank_ties_share_average_rank():
+    df = pd.DataFrame([_row("x", "d", "kmeans", 0.5), _row("y", "d", "kmeans", 0.5),
+                       _row("z", "d", "kmeans", 0.1)])
+    r = analysis.rank_per_dataset(df, by="encoder")
+    assert r.loc["d"].tolist() == [1.5, 1.5, 3.0]
+
+
+def test_reference_encoder():
+    assert analysis.reference_encoder("zoo_dino_vit", "ViT-small", "dino") == "zoo_supervised_vit"
+    assert analysis.reference_encoder("zoo_mae_vit", "ViT-small", "mae") == "zoo_supervised_vit"
+    assert analysis.reference_encoder("dino_resnet50", "ResNet-50", "dino") == "supervised_resnet50"
+    assert analysis.reference_encoder("efficientnet_lite0", "EfficientNet", "supervised") == "efficientnet_lite0"
+    assert analysis.reference_encoder("pixels", "none", "none") is None
+
+
+def test_delta_ami(results):
+    d = analysis.delta_ami(results).set_index(["encoder", "dataset", "clusterer"])
+    assert d.loc[("zoo_dino_resnet", "a", "kmeans"), "delta_ami"] == pytest.approx(-0.1)
+    assert d.loc[("zoo_dino_resnet", "b", "kmeans"), "delta_ami"] == pytest.approx(0.3)
+    assert d.loc[("zoo_dino_resnet", "b", "hdbscan"), "delta_ami"] == pytest.approx(0.1)
+    assert d.loc[("zoo_supervised_resnet", "a", "hdbscan"), "delta_ami"] == 0
+    assert "pixels" not in d.index.get_level_values("encoder")  # no reference: dropped
+    assert len(d) == 8
+
+
+def test_delta_ami_missing_reference_gives_empty():
+    df = pd.DataFrame([_row("zoo_dino_resnet", "a", "kmeans", 0.5)])
+    assert analysis.delta_ami(df).empty
+
+
+def test_group_summary_weights_datasets_equally():
+    df = pd.DataFrame([
+        _row("e", "a", "kmeans", 0.2, group="G"), _row("e", "a", "hdbscan", 0.4, group="G"),
+        _row("e", "b", "kmeans", 0.9, group="G"),  # one clusterer only on b
+        _row("e", "c", "kmeans", 0.5, group="H"),
+    ])
+    s = analysis.group_summary(df)
+    assert s.loc["e", "G"] == pytest.approx((0.3 + 0.9) / 2)
+    assert s.loc["e", "H"] == pytest.approx(0.5)
+
+
+def _knn(rows):
+    return pd.DataFrame([{"encoder": e, "dataset": d, "encoder_family": f, "knn_acc_k1": a1,
+                          "knn_acc_k10": a10} for e, d, f, a1, a10 in rows])
+
+
+def test_spearman_ami_knn_per_family_clusterer_k():
+    res = pd.DataFrame([
+        _row(f"e{i}", "d", "kmeans", ami, family="F") for i, ami in enumerate([0.1, 0.2, 0.3, 0.4])
+    ])
+    knn = _knn([(f"e{i}", "d", "F", acc, 1 - acc) for i, acc in enumerate([0.5, 0.6, 0.7, 0.9])])
+    c = analysis.spearman_ami_knn(res, knn).set_index("k")
+    assert c.loc[1, "spearman"] == pytest.approx(1.0)    # same order
+    assert c.loc[10, "spearman"] == pytest.approx(-1.0)  # reversed order
+    assert (c["n"] == 4).all()
+    t = analysis.spearman_table(analysis.spearman_ami_knn(res, knn))
+    assert t.loc[("F", "K-Means"), "k=1"] == 100 and t.loc[("F", "K-Means"), "k=10"] == -100
+
+
+def test_spearman_too_few_pairs_is_nan():
+    res = pd.DataFrame([_row("e0", "d", "kmeans", 0.1, family="F"), _row("e1", "d", "kmeans", 0.3, family="F")])
+    knn = _knn([("e0", "d", "F", 0.5, 0.5), ("e1", "d", "F", 0.6, 0.6)])
+    assert math.isnan(analysis.spearman_ami_knn(res, knn)["spearman"].iloc[0])
+
+
+def test_knn_long():
+    long = analysis.knn_long(_knn([("e", "d", "F", 0.5, 0.6)]))
+    assert sorted(long["k"]) == [1, 10]
+    assert long.set_index("k").loc[10, "knn_acc"] == 0.6
+
+
+def test_silhouette_correlation():
+    # umap silhouette in AMI order; original reversed except one swap
+    ami = [0.1, 0.2, 0.3, 0.4, 0.5]
+    umap = [0.0, 0.1, 0.2, 0.3, 0.4]
+    orig = [0.5, 0.4, 0.3, 0.1, 0.2]
+    df = pd.DataFrame([_row(f"e{i}", "d", "kmeans", a, silhouette_umap=u, silhouette_original=o)
+                       for i, (a, u, o) in enumerate(zip(ami, umap, orig, strict=True))])
+    c = analysis.silhouette_correlation(df).set_index("space")
+    assert c.loc["umap", "spearman"] == pytest.approx(1.0)
+    assert c.loc["umap", "kendall"] == pytest.approx(1.0)
+    assert c.loc["original", "spearman"] == pytest.approx(-0.9)  # 1 - 6*2/(5*24)
+    assert c.loc["original", "kendall"] == pytest.approx(-0.8)   # (1 - 9) / 10
+    assert (c["n"] == 5).all()
+
+
+def test_paper_spearman_table_is_labelled_data():
+    t = analysis.paper_spearman_table()
+    assert t.shape == (12, 5)
+    assert t.loc[("RN50", "Spectral"), "k=1"] == 54
+    assert t.loc[("ViT-B", "AC w/ C"), "k=200"] == 36
+    assert "paper" in t.attrs["source"]
+
+
+def test_frame_hash_order_independent_and_sensitive(results):
+    h = analysis.frame_hash(results)
+    assert h == analysis.frame_hash(results.sample(frac=1, random_state=1))
+    changed = results.copy()
+    changed.loc[0, "ami"] += 1e-6
+    assert h != analysis.frame_hash(changed)
+
+
+def test_level_table():
+    df = pd.DataFrame([_row("e", "d", "kmeans", 0.5, ami_level_order=0.2, ami_level_species=0.4),
+                       _row("e", "d", "hdbscan", 0.5, ami_level_order=0.4, ami_level_species=0.6)])
+    t = analysis.level_table(df)
+    assert list(t.columns) == ["order", "species"]
+    assert t.loc["e", "order"] == pytest.approx(0.3)
+    assert analysis.level_table(pd.DataFrame([_row("e", "d", "kmeans", 0.5)])).empty
+
+
+def test_spearman_pooled_over_families():
+    res = pd.DataFrame([_row("e0", "d", "kmeans", 0.1, family="F"), _row("e1", "d", "kmeans", 0.3, family="G"),
+                        _row("e2", "d", "kmeans", 0.2, family="G")])
+    knn = _knn([("e0", "d", "F", 0.5, 0.5), ("e1", "d", "G", 0.9, 0.6), ("e2", "d", "G", 0.7, 0.7)])
+    per_family = analysis.spearman_ami_knn(res, knn)
+    assert per_family["spearman"].isna().all()  # 1 and 2 pairs per family
+    pooled = analysis.spearman_ami_knn(res, knn, by=None).set_index("k")
+    assert pooled.loc[1, "spearman"] == pytest.approx(1.0) and pooled.loc[1, "n"] == 3
+    assert pooled.loc[10, "spearman"] == pytest.approx(0.5)  # ranks (1,3,2) vs (1,2,3)

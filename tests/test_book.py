@@ -1,0 +1,170 @@
+"""The book: every notebook executes under the smoke profile, parameters are injected, the
+jupytext sources round-trip, and (slow) the site builds and every page renders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill as pm
+import pytest
+import yaml
+
+from zsc import book
+
+SOURCES = book.notebook_sources()
+NAMES = [p.stem for p in SOURCES]
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+def test_every_notebook_is_listed_in_the_toc_once():
+    toc = yaml.safe_load((book.ROOT / "_toc.yml").read_text())
+    files = [c["file"] for c in toc["chapters"]] + [toc["root"]]
+    assert len(files) == len(set(files))
+    for name in NAMES:
+        assert f"_build/notebooks/{name}" in files
+    assert not any(f.startswith("notebooks/") for f in files)  # only the executed copies
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=NAMES)
+def test_jupytext_round_trip_leaves_source_unchanged(src):
+    text = src.read_text()
+    assert jupytext.writes(jupytext.read(src), fmt="md:myst") == text
+    exe = shutil.which("jupytext") or str(Path(os.sys.executable).parent / "jupytext")
+    out = subprocess.run([exe, "--to", "md", "--output", "-", str(src)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == text
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=NAMES)
+def test_parameters_are_injected(src, tmp_path):
+    nb = jupytext.read(src)
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    out = tmp_path / f"{src.stem}.ipynb"
+    pm.execute_notebook(nb, str(out), parameters={"profile": "injected", "n_samples": 7, "seed": 3},
+                        prepare_only=True, kernel_name="python3", progress_bar=False)
+    got = nbformat.read(out, as_version=4)
+    inj = got.cells[tagged[0] + 1]
+    assert "injected-parameters" in inj.metadata.get("tags", [])
+    assert 'profile = "injected"' in inj.source and "n_samples = 7" in inj.source and "seed = 3" in inj.source
+
+
+def test_profiles_load_and_name_known_clusterers():
+    from zsc.cluster import CLUSTERERS
+    from zsc.data import DATASETS
+
+    for name in ("smoke", "offline", "paper"):
+        prof = book.load_profile(name)
+        assert prof["profile"] == name
+        assert set(prof["clusterers"]) <= set(CLUSTERERS.names())
+        assert all(d in DATASETS for d in prof["datasets"])
+
+
+def test_unknown_profile_and_unavailable_encoders():
+    with pytest.raises(book.BuildError, match="no profile"):
+        book.load_profile("nope")
+    usable, skipped = book.available_encoders(["pixels", "no_such_encoder", "supervised_resnet50"])
+    assert usable == ["pixels"]
+    assert "no_such_encoder" in skipped and "supervised_resnet50" in skipped
+    assert "no_such_encoder" in book.skip_note(skipped)
+
+
+def test_jupyter_book_is_1x():
+    assert book.check_jupyter_book().startswith("1.")
+
+
+def test_jupyter_book_2x_is_refused_loudly(monkeypatch):
+    monkeypatch.setattr(book, "jupyter_book_version", lambda: "2.0.1")
+    with pytest.raises(book.BuildError, match="needs Jupyter Book 1.x"):
+        book.build("smoke")
+
+
+# --------------------------------------------------------------------------- smoke execution
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """Compute the smoke profile's results in a fresh zsc home and execute every notebook."""
+    tmp = tmp_path_factory.mktemp("book")
+    prof = book.load_profile("smoke")
+    prof["results_dir"] = str(tmp / "results")
+    path = tmp / "smoke.yaml"
+    path.write_text(yaml.safe_dump(prof))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZSC_HOME", str(tmp / "zsc_home"))
+        mp.setenv("ZSC_OFFLINE", "1")
+        prof = book.load_profile(str(path))
+        summary = book.ensure_results(prof, log=lambda s: None)
+        outs = book.execute_all(prof, out_dir=tmp / "notebooks", log=lambda s: None)
+        again = book.ensure_results(prof, log=lambda s: None)
+    return {"profile": prof, "summary": summary, "again": again, "outs": outs}
+
+
+def test_smoke_results_are_cached(smoke):
+    prof = smoke["profile"]
+    n = len(prof["encoders"]) * len(prof["datasets"])
+    assert smoke["summary"]["computed"] == {"clustering": n * len(prof["clusterers"]), "knn": n}
+    assert smoke["again"]["computed"] == {"clustering": 0, "knn": 0}
+    res, knn = book.load_results(prof)
+    assert len(res) == n * len(prof["clusterers"]) and len(knn) == n
+    assert {f"knn_acc_k{k}" for k in prof["knn_ks"]} <= set(knn.columns)
+
+
+def test_smoke_notebooks_execute_with_figures_and_provenance(smoke):
+    assert [p.stem for p in smoke["outs"]] == NAMES
+    for out in smoke["outs"]:
+        nb = nbformat.read(out, as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.get("output_type") == "error"], out.name
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{out.name} has no figure"
+        assert any("**Figure" in o.get("data", {}).get("text/markdown", "") for o in outputs), out.name
+        prov = nb.metadata["zsc_provenance"]
+        assert prov["profile"] == "smoke" and prov["parameters"]["n_samples"] == 300
+        assert prov["results_rows"] > 0 and len(prov["results_hash"]) == 16
+        assert "Provenance" in nb.cells[-1].source
+
+
+def test_failing_notebook_names_itself_and_its_partial_copy(tmp_path, monkeypatch):
+    src = tmp_path / "notebooks" / "99_broken.md"
+    src.parent.mkdir()
+    src.write_text("---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n"
+                   "```{code-cell} ipython3\n:tags: [parameters]\n\nx = 1\n```\n\n"
+                   "```{code-cell} ipython3\nraise ValueError('boom')\n```\n")
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    monkeypatch.setattr(book, "NOTEBOOKS", src.parent)
+    with pytest.raises(book.BuildError) as err:
+        book.execute_notebook(src, tmp_path / "out", {"x": 2})
+    msg = str(err.value)
+    assert "99_broken.md" in msg and "ValueError" in msg and "boom" in msg
+    assert str(tmp_path / "out" / "99_broken.ipynb") in msg
+    assert (tmp_path / "out" / "99_broken.ipynb").exists()
+
+
+# --------------------------------------------------------------------------- full site (slow)
+@pytest.mark.slow
+def test_smoke_book_builds_and_pages_render(tmp_path):
+    summary = book.build("smoke", log=lambda s: None)
+    html = Path(summary["html"])
+    pages = sorted(html.glob("_build/notebooks/*.html")) + sorted(html.glob("book/*.html"))
+    assert len(pages) == len(NAMES) + 4
+    for page in pages:
+        text = page.read_text()
+        assert "Traceback" not in text, page
+    for page in html.glob("_build/notebooks/*.html"):
+        assert "<img" in page.read_text(), f"{page.name} has no figure"
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed: pages checked as HTML only, no screenshots")
+    shots = book.BUILD / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    for page in pages:
+        png = shots / f"{page.parent.name}-{page.stem}.png"
+        png.unlink(missing_ok=True)
+        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+               "--no-first-run", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1280,2000",
+               f"--screenshot={png}", page.as_uri()]
+        subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert png.exists() and png.stat().st_size > 10_000, f"no screenshot of {page}"
