@@ -1,0 +1,271 @@
+"""The measured tasks: each loads its data, times one call and returns what it found.
+
+A task is a function `task(params) -> dict` with at least "seconds" (the timed call alone —
+imports and loading the data are not timed). run.py runs each task in a fresh subprocess, which
+reports its peak RSS (the kernel's VmHWM of that process) at exit; tasks also record their RSS
+just before the timed call ("baseline": interpreter, libraries and input data), so the peak
+reads as baseline + working memory. Libraries a call imports lazily count as working memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .data import load
+
+KNN_KS = (1, 10, 20, 100, 200)
+KNN_T = 0.07
+GiB = 2**30
+
+
+# --------------------------------------------------------------------------- process memory
+def _status(field: str) -> int:
+    """A /proc/self/status field in bytes (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def rss() -> int:
+    return _status("VmRSS")
+
+
+def peak_rss() -> int:
+    return _status("VmHWM")
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux ≥ 4.0), so a step's own peak can be read."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Clock:
+    def __enter__(self) -> Clock:
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.seconds = time.perf_counter() - self.t0
+
+
+# --------------------------------------------------------------------------- 1. AC ward
+def ac_zsc(p: dict) -> dict:
+    from zsc.cluster import Agglomerative
+
+    X, _ = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        labels = Agglomerative(n_clusters=p["k"], linkage="ward").fit(X).labels_
+    return {"seconds": c.seconds, "baseline": base, "labels": labels}
+
+
+def ac_sklearn(p: dict) -> dict:
+    from sklearn.cluster import AgglomerativeClustering
+
+    X, _ = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        labels = AgglomerativeClustering(n_clusters=p["k"], linkage="ward").fit(X).labels_
+    return {"seconds": c.seconds, "baseline": base, "labels": np.asarray(labels)}
+
+
+def ac_sklearn_bytes(n: int, d: int) -> int:
+    """scikit-learn ward (scipy.cluster.hierarchy.ward): the condensed distance matrix (pdist)
+    and nn_chain's working copy of it, 2 · n(n−1)/2 float64, plus a float64 copy of X and
+    ~0.2 GiB of interpreter and libraries (checked against the measured peak where it runs)."""
+    return 2 * (n * (n - 1) // 2) * 8 + n * d * 8 + int(0.2 * GiB)
+
+
+# --------------------------------------------------------------------------- 2. kNN accuracy
+def _split(p: dict) -> tuple[np.ndarray, ...]:
+    X, y = load(p["data"])
+    t = p["n_train"]
+    return X[:t], y[:t], X[t:], y[t:]
+
+
+def knn_zsc(p: dict) -> dict:
+    from zsc.metrics import knn_accuracy
+
+    tr, ytr, te, yte = _split(p)
+    base = rss()
+    with Clock() as c:
+        acc = knn_accuracy(tr, ytr, te, yte, ks=p["ks"], temperature=KNN_T, device="cpu")
+    return {"seconds": c.seconds, "baseline": base, "accuracy": acc}
+
+
+def knn_proposed(p: dict) -> dict:
+    from .knn_proposed import knn_accuracy
+
+    tr, ytr, te, yte = _split(p)
+    base = rss()
+    with Clock() as c:
+        acc = knn_accuracy(tr, ytr, te, yte, ks=p["ks"], temperature=KNN_T, device="cpu")
+    return {"seconds": c.seconds, "baseline": base, "accuracy": acc}
+
+
+def _cosine_weights(dist: np.ndarray) -> np.ndarray:
+    # scikit-learn hands the cosine *distance* 1 − cos; DINO weights a vote by exp(cos / T).
+    return np.exp((1.0 - dist) / KNN_T)
+
+
+def knn_sklearn(p: dict) -> dict:
+    """What the scikit-learn API asks for: one classifier per k (each call redoes the
+    neighbour search — scikit-learn cannot reuse a top-200 search for k = 1..100)."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    tr, ytr, te, yte = _split(p)
+    base = rss()
+    acc, per_k = {}, {}
+    with Clock() as c:
+        for k in p["ks"]:
+            t0 = time.perf_counter()
+            clf = KNeighborsClassifier(n_neighbors=k, algorithm="brute", metric="cosine",
+                                       weights=_cosine_weights).fit(tr, ytr)
+            acc[k] = float((clf.predict(te) == yte).mean())
+            per_k[k] = time.perf_counter() - t0
+    return {"seconds": c.seconds, "baseline": base, "accuracy": acc, "seconds_per_k": per_k}
+
+
+def knn_matmul(p: dict) -> dict:
+    """The physical floor: every test·train cosine similarity in one torch matmul (tensor
+    conversion and L2 normalisation included, as zsc must do them too; no top-k, no votes)."""
+    import torch
+
+    tr, _, te, _ = _split(p)
+    base = rss()
+    with Clock() as c:
+        a = torch.nn.functional.normalize(torch.as_tensor(te), dim=1)
+        b = torch.nn.functional.normalize(torch.as_tensor(tr), dim=1)
+        sim = a @ b.T
+    return {"seconds": c.seconds, "baseline": base, "checksum": float(sim[:, 0].sum())}
+
+
+# --------------------------------------------------------------------------- 3. silhouette
+def sil_zsc_exact(p: dict) -> dict:
+    from zsc.metrics import silhouette_exact
+
+    X, y = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        value = silhouette_exact(X, y)
+    return {"seconds": c.seconds, "baseline": base, "value": value}
+
+
+def sil_sklearn(p: dict) -> dict:
+    from sklearn.metrics import silhouette_score
+
+    X, y = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        value = float(silhouette_score(X, y))
+    return {"seconds": c.seconds, "baseline": base, "value": value}
+
+
+def sil_zsc_subsample(p: dict) -> dict:
+    from zsc.metrics import silhouette
+
+    X, y = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        s = silhouette(X, y, max_samples=p["max_samples"], seed=p.get("seed", 0))
+    return {"seconds": c.seconds, "baseline": base, "value": s.value, "stderr": s.stderr,
+            "n_used": s.n_used}
+
+
+def sil_proposed_exact(p: dict) -> dict:
+    from .silhouette_proposed import silhouette_samples
+
+    X, y = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        value = float(silhouette_samples(X, y).mean())
+    return {"seconds": c.seconds, "baseline": base, "value": value}
+
+
+def sil_proposed_subsample(p: dict) -> dict:
+    from .silhouette_proposed import silhouette
+
+    X, y = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        value, stderr, n_used = silhouette(X, y, max_samples=p["max_samples"], seed=p.get("seed", 0))
+    return {"seconds": c.seconds, "baseline": base, "value": value, "stderr": stderr,
+            "n_used": n_used}
+
+
+# --------------------------------------------------------------------------- 4. full sweep
+SWEEP = ("kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan")
+
+
+def sweep_umap(p: dict) -> dict:
+    """Step 1 of the sweep: one UMAP-50 with the paper's settings (zsc.reduce.reduce, uncached);
+    the reduced embedding is saved for the clusterer steps."""
+    from dataclasses import replace
+
+    from zsc.reduce import UMAP_PAPER, reduce
+
+    X, y = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        Xu = reduce(X, replace(UMAP_PAPER, seed=p.get("seed", 0)), cache=False)
+    np.savez(p["out"], X=Xu, y=y)
+    return {"seconds": c.seconds, "baseline": base, "shape": list(Xu.shape)}
+
+
+def sweep_step(p: dict) -> dict:
+    """One clusterer of the sweep on the saved UMAP output, via zsc.cluster.cluster with the
+    clusterer's paper defaults (n_clusters = the number of classes where it needs one).
+    "spectral_proposed" runs benchmarks/spectral_proposed.py instead."""
+    from zsc.cluster import CLUSTERERS, cluster
+    from zsc.metrics import ami
+
+    Xu, y = load(p["umap"])
+    k = int(len(np.unique(y)))
+    base = rss()
+    name = p["clusterer"]
+    with Clock() as c:
+        if name == "spectral_proposed":
+            from .spectral_proposed import Spectral
+
+            est = Spectral(n_clusters=k, random_state=p.get("seed", 0)).fit(Xu)
+            labels = est.labels_
+        else:
+            res = cluster(Xu, name, k if CLUSTERERS.get(name).uses_n_clusters else None,
+                          seed=p.get("seed", 0))
+            est, labels = res.estimator, res.labels
+    return {"seconds": c.seconds, "baseline": base, "labels": labels,
+            "n_clusters": int(len(np.unique(labels[labels >= 0]))), "ami": ami(y, labels),
+            "fitted_on": int(getattr(est, "fitted_on_", len(Xu)))}
+
+
+def sweep_naive_bytes(n: int, d_reduced: int = 50, ap_iter_conv: int = 15) -> dict[str, int]:
+    """What the steps whose zsc path differs from scikit-learn's would need done naively."""
+    return {
+        # scikit-learn AgglomerativeClustering(ward): pdist + nn_chain copy
+        "ac_with_c": ac_sklearn_bytes(n, d_reduced),
+        "ac_without_c": ac_sklearn_bytes(n, d_reduced),
+        # scikit-learn AffinityPropagation on all n: S, A, R and a temporary, n² float64 each,
+        # plus the (n, convergence_iter) convergence record
+        "affinity_propagation": 4 * n * n * 8 + n * ap_iter_conv + int(0.2 * GiB),
+    }
+
+
+TASKS: dict[str, Callable[[dict], dict]] = {
+    f.__name__: f for f in (ac_zsc, ac_sklearn, knn_zsc, knn_proposed, knn_sklearn, knn_matmul,
+                            sil_zsc_exact, sil_sklearn, sil_zsc_subsample, sil_proposed_exact,
+                            sil_proposed_subsample, sweep_umap, sweep_step)
+}
