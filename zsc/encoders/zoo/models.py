@@ -90,6 +90,9 @@ def small_vit() -> nn.Module:
         img_size=IMAGE_SIZE, patch_size=VIT_PATCH, in_chans=IN_CHANS, num_classes=0,
         embed_dim=VIT_DIM, depth=VIT_DEPTH, num_heads=VIT_HEADS, mlp_ratio=VIT_MLP_RATIO,
         global_pool="token", class_token=True,
+        # accept other sizes too (lower-resolution training crops); at 28 px this is a no-op and
+        # it does not change the state dict
+        dynamic_img_size=True,
     )
 
 

@@ -21,6 +21,7 @@ class Augment:
     jitter_p: float = 0.8  # probability of brightness/contrast jitter
     brightness: float = 0.4
     contrast: float = 0.4
+    size: int = 28  # output side of the crop; < 28 trains at lower resolution (cheaper)
 
 
 # --------------------------------------------------------------------------- recipes

@@ -34,7 +34,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +52,11 @@ N_CLASSES = 10
 
 
 # --------------------------------------------------------------------------- augmentation
-def augment(x: torch.Tensor, aug: Augment, out_size: int = models.IMAGE_SIZE) -> torch.Tensor:
+def augment(x: torch.Tensor, aug: Augment, out_size: int | None = None) -> torch.Tensor:
     """Augment a batch (B, C, H, W) of floats in [0, 1]; every sample draws its own parameters
     from torch's global RNG (seeded by the trainer)."""
     b = x.shape[0]
+    out_size = out_size or aug.size
     area = torch.empty(b).uniform_(*aug.scale)
     log_r = torch.empty(b).uniform_(math.log(aug.ratio[0]), math.log(aug.ratio[1]))
     w = (area * log_r.exp()).sqrt().clamp(max=1.0)  # half-extent in normalised coordinates
@@ -104,8 +105,8 @@ class Method(nn.Module):
         super().__init__()
         self.backbone, self.dim, self.recipe = backbone, dim, recipe
 
-    def view(self, x: torch.Tensor) -> torch.Tensor:
-        v = normalize(augment(x, self.recipe.augment))
+    def view(self, x: torch.Tensor, aug: Augment | None = None) -> torch.Tensor:
+        v = normalize(augment(x, aug or self.recipe.augment))
         # conv nets run ~20 % faster channels-last on the CPU (see `train`)
         return v.contiguous(memory_format=torch.channels_last) if self.recipe.kind == "resnet" else v
 
@@ -178,6 +179,7 @@ class DINO(Method):
         def head() -> nn.Module:
             return DINOProjectionHead(dim, recipe.option("hidden_dim", 512),
                                       recipe.option("bottleneck_dim", 64), out_dim,
+                                      batch_norm=recipe.option("head_bn", False),
                                       freeze_last_layer=recipe.option("freeze_last_layer", 0))
 
         self.head = head()
@@ -191,10 +193,17 @@ class DINO(Method):
                                   warmup_teacher_temp_epochs=1)
 
     def loss(self, x, y, progress, epoch):
-        views = [self.view(x), self.view(x)]
+        views = [self.view(x), self.view(x)]  # global crops: teacher and student
+        n_local = self.recipe.option("n_local", 0)
+        if n_local:  # multi-crop: small local crops, student only
+            local = replace(self.recipe.augment, scale=tuple(self.recipe.option("local_scale", (0.1, 0.4))),
+                            size=self.recipe.option("local_size", 12))
+            locals_ = [self.view(x, local) for _ in range(n_local)]
+        else:
+            locals_ = []
         with torch.no_grad():
             teacher = [self.teacher_head(self.teacher_backbone(v)) for v in views]
-        student = [self.head(self.backbone(v)) for v in views]
+        student = [self.head(self.backbone(v)) for v in views + locals_]
         return self.criterion(teacher, student)
 
     def before_step(self, epoch):
