@@ -43,16 +43,6 @@ def peak_rss() -> int:
     return _status("VmHWM")
 
 
-def reset_peak_rss() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux ≥ 4.0), so a step's own peak can be read."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 class Clock:
     def __enter__(self) -> Clock:
         self.t0 = time.perf_counter()

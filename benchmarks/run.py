@@ -77,6 +77,7 @@ class Limits:
     naive_budget: int  # bytes: a naive path estimated above this is not attempted
     kill_above: int  # bytes: any task whose RSS passes this is killed (shared machine)
     timeout: float  # seconds per task
+    step_timeout: float | None = None  # seconds per sweep clusterer step (default: timeout)
     inprocess: bool = False  # smoke test: no subprocess, no memory numbers
 
 
@@ -91,7 +92,8 @@ def _proc_rss(pid: int) -> int:
     return 0
 
 
-def run_task(task: str, params: dict, limits: Limits, estimate: int | None = None) -> Measured:
+def run_task(task: str, params: dict, limits: Limits, estimate: int | None = None,
+             timeout: float | None = None) -> Measured:
     if estimate is not None and estimate > limits.naive_budget:
         return Measured(task, "not attempted", estimate=estimate)
     if limits.inprocess:
@@ -114,8 +116,8 @@ def run_task(task: str, params: dict, limits: Limits, estimate: int | None = Non
                 seen[0] = max(seen[0], now)
                 if now > limits.kill_above:
                     killed.append("killed (RSS above limit)")
-                elif time.monotonic() - t0 > limits.timeout:
-                    killed.append("timeout")
+                elif time.monotonic() - t0 > (timeout or limits.timeout):
+                    killed.append(f"did not finish in {timeout or limits.timeout:.0f} s")
                 else:
                     time.sleep(0.05)
                     continue
@@ -147,8 +149,7 @@ def run_task(task: str, params: dict, limits: Limits, estimate: int | None = Non
 
 def _worker(task: str, params: str, out: str) -> None:
     res = C.TASKS[task](json.loads(params))
-    # this process's peak RSS (VmHWM); a task that reset the mark reports the earlier peaks
-    res["peak"] = max(C.peak_rss(), res.get("peak_in_process", 0))
+    res["peak"] = C.peak_rss()  # this process's peak RSS (VmHWM)
     Path(out).write_bytes(pickle.dumps(res))
 
 
@@ -183,9 +184,11 @@ class Bench:
                 "separation": SEPARATION.get(d, 0.6)}
         return str(data_path(spec, self.data_dir))
 
-    def run(self, task: str, params: dict, estimate: int | None = None) -> Measured:
-        self.log(f"  {task} {json.dumps({k: v for k, v in params.items() if k != 'data'})} ...")
-        m = run_task(task, params, self.limits, estimate)
+    def run(self, task: str, params: dict, estimate: int | None = None,
+            timeout: float | None = None) -> Measured:
+        shown = {k: v for k, v in params.items() if k not in ("data", "umap", "out")}
+        self.log(f"  {task} {json.dumps(shown)} ...")
+        m = run_task(task, params, self.limits, estimate, timeout)
         self.log(f"    -> {m.status}, {_t(m.seconds)}, peak {_gib(m.peak)}")
         return m
 
@@ -318,18 +321,36 @@ class Bench:
 
     # ---- 4. sweep
     def case_sweep(self) -> None:
-        n, d = self.sizes["sweep"]
-        self.log(f"[sweep] UMAP-50 of {n} x {d}, then {', '.join(C.SWEEP)}")
-        p = {"data": self.data(n, d)}
-        z = self.run("sweep", p)
-        naive = C.sweep_naive_bytes(n)
-        self.extra["sweep"] = {"n": n, "d": d, "status": z.status, "seconds": z.seconds,
-                               "peak": z.peak, "baseline": z.baseline,
-                               "steps": z.result.get("steps", []), "naive_estimates": naive}
-        if z.ok:
-            self.targets.append(Target(f"sweep {n}x{d}: UMAP + six clusterers complete", True,
-                                       f"{_t(z.seconds)}, peak {_gib(z.peak)}"))
+        from sklearn.metrics import adjusted_rand_score
 
+        n, d = self.sizes["sweep"]
+        self.log(f"[sweep] UMAP-50 of {n} x {d}, then {', '.join(C.SWEEP)} (+ spectral_proposed)")
+        umap_path = str(Path(self.data(n, d)).with_suffix(".umap50.npz"))
+        u = self.run("sweep_umap", {"data": self.data(n, d), "out": umap_path})
+        steps = [{"step": "umap50", "m": u}]
+        if u.ok:
+            for name in (*C.SWEEP, "spectral_proposed"):
+                m = self.run("sweep_step", {"umap": umap_path, "clusterer": name},
+                             timeout=self.limits.step_timeout)
+                steps.append({"step": name, "m": m})
+        ms = {s["step"]: s["m"] for s in steps}
+        six = [ms[s] for s in ("umap50", *C.SWEEP) if s in ms]
+        done = all(m.ok for m in six) and len(six) == 1 + len(C.SWEEP)
+        total = sum(m.seconds for m in six if m.ok)
+        peak = max((m.peak or 0) for m in six)
+        agree = None
+        if ms.get("spectral") and ms.get("spectral_proposed") and ms["spectral"].ok and ms["spectral_proposed"].ok:
+            agree = adjusted_rand_score(ms["spectral"].result["labels"], ms["spectral_proposed"].result["labels"])
+        self.extra["sweep"] = {
+            "n": n, "d": d, "complete": done, "seconds": total, "peak": peak,
+            "spectral_ari_sklearn_vs_proposed": agree, "naive_estimates": C.sweep_naive_bytes(n),
+            "steps": [{"step": s["step"], "status": s["m"].status, "seconds": s["m"].seconds,
+                       "peak": s["m"].peak, "baseline": s["m"].baseline,
+                       **{k: v for k, v in s["m"].result.items()
+                          if k in ("n_clusters", "ami", "fitted_on", "shape")}} for s in steps],
+        }
+        self.targets.append(Target(f"sweep {n}x{d}: UMAP + six clusterers complete", done,
+                                   f"sum of steps {_t(total)}, max peak {_gib(peak)}"))
 
 # --------------------------------------------------------------------------- reporting
 def _gib(b: int | None) -> str:
@@ -376,21 +397,27 @@ def markdown(b: Bench) -> str:
     lines += ["| " + " | ".join(c.replace("|", "/") for c in _cells(r)) + " |" for r in b.rows]
     sw = b.extra.get("sweep")
     if sw:
-        lines += ["", f"Sweep, {sw['n']:,} x {sw['d']} ({sw['status']}): total {_t(sw['seconds'])}, "
-                      f"peak RSS {_gib(sw['peak'])} (baseline {_gib(sw['baseline'])})", "",
-                  "| step | time | peak RSS (this step) | clusters found | AMI vs truth | naive path would need |",
+        lines += ["", f"Sweep, {sw['n']:,} x {sw['d']}: UMAP + six clusterers "
+                      f"{'complete' if sw['complete'] else 'INCOMPLETE'}, sum of step times "
+                      f"{_t(sw['seconds'])}, highest step peak RSS {_gib(sw['peak'])}", "",
+                  "| step | time | peak RSS (+working) | clusters found | AMI vs truth | naive path would need |",
                   "|---|---|---|---|---|---|"]
         for s in sw["steps"]:
             est = sw["naive_estimates"].get(s["step"])
             est_s = "same as zsc (scikit-learn)" if est is None else f"est. {_gib(est)}"
             if s["step"] == "umap50":
                 est_s = "same (umap-learn)"
-            extra = ""
+            elif s["step"] == "spectral_proposed":
+                ari = sw.get("spectral_ari_sklearn_vs_proposed")
+                est_s = "prototype" + ("" if ari is None else f"; ARI vs sklearn spectral {ari:.4f}")
+            name = s["step"]
             if s.get("fitted_on") and s["fitted_on"] != sw["n"]:
-                extra = f" (fitted on {s['fitted_on']:,})"
-            lines.append(f"| {s['step']}{extra} | {_t(s['seconds'])} | {_gib(s['peak'])} | "
+                name += f" (fitted on {s['fitted_on']:,})"
+            ok = s["status"] == "ok"
+            m = Measured("", s["status"], s["seconds"], s["peak"], s["baseline"])
+            lines.append(f"| {name} | {_t(s['seconds']) if ok else s['status']} | {_peak(m)} | "
                          f"{s.get('n_clusters', '—')} | "
-                         f"{'—' if 'ami' not in s else format(s['ami'], '.3f')} | {est_s} |")
+                         f"{format(s['ami'], '.3f') if 'ami' in s else '—'} | {est_s} |")
     if b.targets:
         lines += ["", "Targets:"]
         for t in b.targets:
@@ -446,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kill-above-gib", type=float, default=None,
                     help="kill any task whose RSS passes this (default: 0.9 x MemAvailable)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per task (default 3600)")
+    ap.add_argument("--step-timeout", type=float, default=1800,
+                    help="seconds per clusterer of the sweep (default 1800)")
     ap.add_argument("--data-dir", default=None, help="where generated data is kept (default: a temp dir)")
     ap.add_argument("--json", default=None, help="also write all measurements to this JSON file")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -463,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(
         naive_budget=int((a.naive_budget_gib or min(16.0, 0.7 * avail / GiB)) * GiB),
         kill_above=int((a.kill_above_gib or 0.9 * avail / GiB) * GiB),
-        timeout=a.timeout,
+        timeout=a.timeout, step_timeout=a.step_timeout,
     )
     env = environment()
     print(f"# zsc benchmarks {env['date']}: {env['cpus']} CPUs, {_gib(env['memory'])} RAM, "

@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 def spectral_embedding(adjacency: sp.spmatrix, n_components: int, seed: int = 0,
                        tol: float = 0.0) -> np.ndarray:
-    a = sp.csr_matrix(adjacency, dtype=np.float64)
+    a = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
     a.setdiag(0)  # scikit-learn's csgraph laplacian ignores self-loops
     a.eliminate_zeros()
     deg = np.asarray(a.sum(axis=1)).ravel()
