@@ -197,6 +197,29 @@ def sil_proposed_subsample(p: dict) -> dict:
             "n_used": n_used}
 
 
+# --------------------------------------------------------------------------- spectral, raw embedding
+def spectral_zsc(p: dict) -> dict:
+    """zsc.cluster's spectral with paper defaults (scikit-learn SpectralClustering, kNN affinity)
+    on the raw embedding — the paper's default reduction for spectral is none."""
+    from zsc.cluster import cluster
+
+    X, _ = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        labels = cluster(X, "spectral", p["k"], seed=p.get("seed", 0)).labels
+    return {"seconds": c.seconds, "baseline": base, "labels": labels}
+
+
+def spectral_proposed(p: dict) -> dict:
+    from .spectral_proposed import Spectral
+
+    X, _ = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        labels = Spectral(n_clusters=p["k"], random_state=p.get("seed", 0)).fit(X).labels_
+    return {"seconds": c.seconds, "baseline": base, "labels": labels}
+
+
 # --------------------------------------------------------------------------- 4. full sweep
 SWEEP = ("kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan")
 
@@ -257,5 +280,6 @@ def sweep_naive_bytes(n: int, d_reduced: int = 50, ap_iter_conv: int = 15) -> di
 TASKS: dict[str, Callable[[dict], dict]] = {
     f.__name__: f for f in (ac_zsc, ac_sklearn, knn_zsc, knn_proposed, knn_sklearn, knn_matmul,
                             sil_zsc_exact, sil_sklearn, sil_zsc_subsample, sil_proposed_exact,
-                            sil_proposed_subsample, sweep_umap, sweep_step)
+                            sil_proposed_subsample, spectral_zsc, spectral_proposed, sweep_umap,
+                            sweep_step)
 }

@@ -23,7 +23,7 @@ from benchmarks.data import data_path, load, make_embeddings  # noqa: E402
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory):
     limits = R.Limits(naive_budget=R.GiB, kill_above=4 * R.GiB, timeout=60, inprocess=True)
-    return R.run_benchmarks(["ac", "knn", "knn1000", "sil"], R.TINY, limits,
+    return R.run_benchmarks(["ac", "knn", "knn1000", "sil", "sil1000", "spectral"], R.TINY, limits,
                             tmp_path_factory.mktemp("data"), log=lambda s: None)
 
 
@@ -37,7 +37,7 @@ def test_data_is_seeded_and_shaped():
 def test_zsc_and_naive_paths_agree(bench):
     results = {t.text: t for t in bench.targets}
     for text, t in results.items():
-        if "same" in text:  # ARI == 1, equal kNN accuracy, equal silhouette value
+        if "same" in text or "partition" in text:  # ARI == 1, equal accuracy, equal silhouette
             assert t.met, f"{text}: {t.measured}"
     assert any("same partition" in k for k in results)
     assert any("same accuracy" in k for k in results)
@@ -63,3 +63,16 @@ def test_subprocess_harness_measures_peak_and_skips_what_does_not_fit(tmp_path):
     assert skipped.status == "not attempted" and "does not fit" in R._peak(skipped)
     X, _ = load(path)
     assert X.shape == (400, 8)
+
+
+def test_sweep_steps_and_spectral_prototype_agree(tmp_path):
+    from sklearn.metrics import adjusted_rand_score
+
+    path = data_path({"n": 500, "d": 16, "classes": 10, "seed": 0, "separation": 1.0}, tmp_path)
+    out = {name: C.sweep_step({"umap": str(path), "clusterer": name})
+           for name in ("spectral", "spectral_proposed", "ac_with_c")}
+    for name, r in out.items():
+        assert r["seconds"] > 0 and len(r["labels"]) == 500, name
+        assert r["n_clusters"] == 10 and 0 < r["ami"] <= 1, name
+    ari = adjusted_rand_score(out["spectral"]["labels"], out["spectral_proposed"]["labels"])
+    assert ari == 1.0

@@ -8,7 +8,7 @@ VICReg, MAE) plus seeded random-init twins. Weights ship in ``zsc/weights/zoo`` 
 
 Every member takes 28x28 single-channel input normalised with Fashion-MNIST's train mean/std
 (``Preprocessing(channels=1)``, so zsc.embed converts RGB datasets to grayscale) and returns
-pooled pre-head features: 256-d for the ResNet, the 96-d CLS token for the ViT.
+pooled pre-head features: 128-d for the ResNet, the 96-d CLS token for the ViT.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ paper's ImageNet zoo at laptop scale:
 * ``mocov3`` — MoCo v3: online backbone + 3-layer BN projector + predictor, momentum encoder
   (``lightly.models.utils.update_momentum``, cosine 0.99 -> 1), symmetric InfoNCE
   (``lightly.loss.NTXentLoss``, temperature 0.2) between predictions and momentum keys.
-* ``dino`` — student/teacher with ``lightly.models.modules.DINOProjectionHead`` and
-  ``lightly.loss.DINOLoss`` (centering + sharpening), EMA teacher (cosine 0.99 -> 1), two global
-  crops (no local crops, for speed). The teacher backbone is exported, as in DINO's releases.
+* ``dino`` — student/teacher with ``lightly.models.modules.DINOProjectionHead`` (BN in the head,
+  256 prototypes: both speed up the start of training, which is all these budgets allow) and
+  ``lightly.loss.DINOLoss`` (centering + sharpening), EMA teacher (cosine schedule to 1), two
+  global crops (optional local crops: recipe option ``n_local``). The teacher backbone is
+  exported, as in DINO's releases.
 * ``vicreg`` — ``BarlowTwinsProjectionHead`` expander + ``lightly.loss.VICRegLoss``.
 * ``mae`` — ``lightly.models.modules.MaskedVisionTransformerTIMM`` around the ViT, lightly's
   ``MaskedVisionTransformerDecoderTIMM`` decoder, 75 % random token masking, MSE on the masked
@@ -359,6 +361,8 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                         raise FloatingPointError(f"{recipe.name}: loss became {loss.item()} at step {step}")
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
+                    if recipe.option("clip_grad", None):
+                        nn.utils.clip_grad_norm_(method.parameters(), recipe.option("clip_grad", None))
                     method.before_step(epoch)
                     opt.step()
                     method.after_step((step + 1) / total)
@@ -387,6 +391,7 @@ def save_backbone(backbone: nn.Module, path: str | Path) -> Path:
     state = {k: v.detach().contiguous().cpu() for k, v in backbone.state_dict().items()}
     tmp = path.with_suffix(path.suffix + ".part")
     save_file(state, str(tmp), metadata={"format": "pt"})
+    tmp.chmod(0o644)  # package data: readable by all
     tmp.replace(path)
     return path
 
