@@ -74,7 +74,7 @@ class Agglomerative(ClusterMixin, BaseEstimator):
             Z = fastcluster.linkage_vector(x, method=self.linkage, metric=metric)
         else:
             n = len(x)
-            need = n * (n - 1) // 2 * 8
+            need = 2 * (n * (n - 1) // 2) * 8  # pdist and fastcluster each hold a condensed matrix
             if need > MEMORY_BUDGET_BYTES:
                 raise InvalidParameterError(
                     f"{self.linkage} linkage on {n} points needs the full distance matrix "
