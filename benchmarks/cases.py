@@ -91,17 +91,9 @@ def _split(p: dict) -> tuple[np.ndarray, ...]:
 
 
 def knn_zsc(p: dict) -> dict:
+    import torch  # noqa: F401 — knn_accuracy imports it lazily; imports are not timed (~2 s)
+
     from zsc.metrics import knn_accuracy
-
-    tr, ytr, te, yte = _split(p)
-    base = rss()
-    with Clock() as c:
-        acc = knn_accuracy(tr, ytr, te, yte, ks=p["ks"], temperature=KNN_T, device="cpu")
-    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "accuracy": acc}
-
-
-def knn_proposed(p: dict) -> dict:
-    from .knn_proposed import knn_accuracy
 
     tr, ytr, te, yte = _split(p)
     base = rss()
@@ -179,30 +171,22 @@ def sil_zsc_subsample(p: dict) -> dict:
             "n_used": s.n_used}
 
 
-def sil_proposed_exact(p: dict) -> dict:
-    from .silhouette_proposed import silhouette_samples
+def sil_sklearn_subsample(p: dict) -> dict:
+    """scikit-learn's `silhouette_score(sample_size=m)`: the silhouette *of* a seeded subsample
+    (what zsc computed before the unbiased estimator; biased low when clusters are many)."""
+    from sklearn.metrics import silhouette_score
 
     X, y = load(p["data"])
     base = rss()
     with Clock() as c:
-        value = float(silhouette_samples(X, y).mean())
-    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "value": value}
-
-
-def sil_proposed_subsample(p: dict) -> dict:
-    from .silhouette_proposed import silhouette
-
-    X, y = load(p["data"])
-    base = rss()
-    with Clock() as c:
-        value, stderr, n_used = silhouette(X, y, max_samples=p["max_samples"], seed=p.get("seed", 0))
-    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "value": value, "stderr": stderr,
-            "n_used": n_used}
+        value = float(silhouette_score(X, y, sample_size=p["max_samples"], random_state=p.get("seed", 0)))
+    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "value": value,
+            "n_used": p["max_samples"]}
 
 
 # --------------------------------------------------------------------------- spectral, raw embedding
 def spectral_zsc(p: dict) -> dict:
-    """zsc.cluster's spectral with paper defaults (scikit-learn SpectralClustering, kNN affinity)
+    """zsc.cluster's spectral with paper defaults (zsc.cluster.Spectral: kNN affinity, Lanczos)
     on the raw embedding — the paper's default reduction for spectral is none."""
     from zsc.cluster import cluster
 
@@ -213,14 +197,20 @@ def spectral_zsc(p: dict) -> dict:
     return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "labels": labels}
 
 
-def spectral_proposed(p: dict) -> dict:
-    from .spectral_proposed import Spectral
+def _sklearn_spectral(k: int, seed: int) -> Any:  # the path zsc took before its own Lanczos
+    from sklearn.cluster import SpectralClustering
 
+    return SpectralClustering(n_clusters=k, affinity="nearest_neighbors", n_neighbors=10,
+                              assign_labels="cluster_qr", random_state=seed)
+
+
+def spectral_sklearn(p: dict) -> dict:
+    """scikit-learn's SpectralClustering as zsc configures it (shift-invert ARPACK)."""
     X, _ = load(p["data"])
     base = rss()
     with Clock() as c:
-        labels = Spectral(n_clusters=p["k"], random_state=p.get("seed", 0)).fit(X).labels_
-    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "labels": labels}
+        labels = _sklearn_spectral(p["k"], p.get("seed", 0)).fit(X).labels_
+    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "labels": np.asarray(labels)}
 
 
 # --------------------------------------------------------------------------- 4. full sweep
@@ -245,7 +235,7 @@ def sweep_umap(p: dict) -> dict:
 def sweep_step(p: dict) -> dict:
     """One clusterer of the sweep on the saved UMAP output, via zsc.cluster.cluster with the
     clusterer's paper defaults (n_clusters = the number of classes where it needs one).
-    "spectral_proposed" runs benchmarks/spectral_proposed.py instead."""
+    "spectral_sklearn" runs scikit-learn's SpectralClustering (zsc's former spectral) instead."""
     from zsc.cluster import CLUSTERERS, cluster
     from zsc.metrics import ami
 
@@ -254,11 +244,9 @@ def sweep_step(p: dict) -> dict:
     base = rss()
     name = p["clusterer"]
     with Clock() as c:
-        if name == "spectral_proposed":
-            from .spectral_proposed import Spectral
-
-            est = Spectral(n_clusters=k, random_state=p.get("seed", 0)).fit(Xu)
-            labels = est.labels_
+        if name == "spectral_sklearn":
+            est = _sklearn_spectral(k, p.get("seed", 0)).fit(Xu)
+            labels = np.asarray(est.labels_)
         else:
             res = cluster(Xu, name, k if CLUSTERERS.get(name).uses_n_clusters else None,
                           seed=p.get("seed", 0))
@@ -281,8 +269,7 @@ def sweep_naive_bytes(n: int, d_reduced: int = 50, ap_iter_conv: int = 15) -> di
 
 
 TASKS: dict[str, Callable[[dict], dict]] = {
-    f.__name__: f for f in (ac_zsc, ac_sklearn, knn_zsc, knn_proposed, knn_sklearn, knn_matmul,
-                            sil_zsc_exact, sil_sklearn, sil_zsc_subsample, sil_proposed_exact,
-                            sil_proposed_subsample, spectral_zsc, spectral_proposed, sweep_umap,
-                            sweep_step)
+    f.__name__: f for f in (ac_zsc, ac_sklearn, knn_zsc, knn_sklearn, knn_matmul, sil_zsc_exact,
+                            sil_sklearn, sil_zsc_subsample, sil_sklearn_subsample, spectral_zsc,
+                            spectral_sklearn, sweep_umap, sweep_step)
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Paper-scale speed and memory of zsc, measured against the naive path.
 
-    python benchmarks/run.py                  # cases ac, knn, sil at paper scale (~30-40 min, 2 cores)
+    python benchmarks/run.py                  # cases ac, knn, sil at paper scale (~20 min, 2 cores)
     python benchmarks/run.py --quick          # the same code paths at small n (~1-2 min)
     python benchmarks/run.py --cases sweep    # the full UMAP + six-clusterer sweep (50,000 x 768)
     python benchmarks/run.py --cases all --json results.json
@@ -244,9 +244,9 @@ class Bench:
         name = f"kNN ({classes} classes)"
         self.log(f"[knn] {n_train} train / {n_test} test x {d}, {classes} classes, ks {C.KNN_KS}")
         p = {"data": self.data(n_train + n_test, d, classes), "n_train": n_train, "ks": list(C.KNN_KS)}
-        # zsc, the floor and the fix take seconds and their ratios are the targets: on a shared
-        # machine they are run `knn_repeat` times, interleaved, and the fastest run of each kept
-        runs: dict[str, list[Measured]] = {"knn_zsc": [], "knn_matmul": [], "knn_proposed": []}
+        # zsc and the floor take seconds and their ratio is a target: on a shared machine they
+        # are run `knn_repeat` times, interleaved, and the fastest run of each kept
+        runs: dict[str, list[Measured]] = {"knn_zsc": [], "knn_matmul": []}
         for _ in range(self.sizes.get("knn_repeat", 1)):
             for task, got in runs.items():
                 got.append(self.run(task, p))
@@ -256,7 +256,6 @@ class Bench:
         if with_sklearn:
             others.append(("sklearn KNeighborsClassifier(brute, cosine, exp(sim/T)), one per k",
                            self.run("knn_sklearn", p)))
-        others.append(("proposed fix (benchmarks/knn_proposed.py)", best["knn_proposed"]))
         if self.sizes.get("knn_repeat", 1) > 1:
             self.extra.setdefault("knn_repeats", {})[name] = {
                 task: [(m.seconds, m.cpu) for m in got] for task, got in runs.items()}
@@ -288,17 +287,6 @@ class Bench:
                         f"zsc {_gib(z.peak)} vs sklearn {_gib(o.peak)} (ratio {1 / m:.2f}); working "
                         f"memory above baseline zsc {_gib(z.peak - z.baseline)} vs sklearn "
                         f"{_gib(o.peak - o.baseline)}"))
-            elif label.startswith("proposed"):
-                floor = others[0][1]
-                if floor.ok:
-                    r = o.seconds / floor.seconds
-                    self.targets.append(Target(f"{name}: proposed fix time <= 1.5x bare matmul", r <= 1.5,
-                                               f"{r:.2f}x{_cpu_ratio(o, floor)}"))
-                sk = dict(others).get("sklearn KNeighborsClassifier(brute, cosine, exp(sim/T)), one per k")
-                if sk is not None and sk.ok and sk.peak and o.peak:
-                    self.targets.append(Target(
-                        f"{name}: proposed fix <= 1/2 the peak memory of scikit-learn",
-                        o.peak * 2 <= sk.peak, f"{_gib(o.peak)} vs {_gib(sk.peak)} (ratio {o.peak / sk.peak:.2f})"))
 
     def case_knn(self) -> None:
         self._knn(self.sizes["classes"], with_sklearn=True)
@@ -316,18 +304,26 @@ class Bench:
                 self.targets.append(Target(target, diff < 1e-6, f"|diff| {diff:.1e}"))
         self.add(Row("silhouette exact", n, d, z, label, o, check))
 
-    def _sil_subsample_row(self, n: int, d: int, z: Measured, label: str, o: Measured) -> None:
+    def _sil_subsample_row(self, n: int, d: int, z: Measured, label: str, o: Measured,
+                           se: float | None = None) -> float | None:
+        """A subsample estimate `o` against the exact value `z`, its error in units of `se`
+        (default: its own reported stderr, and then a target). Returns that stderr."""
         check = ""
+        own = se is None
         if z.ok and o.ok:
-            err, se = o.result["value"] - z.result["value"], o.result["stderr"]
-            check = (f"exact {z.result['value']:.6f}, estimate {o.result['value']:.6f} "
-                     f"± {se:.6f} (its stderr): error {err:+.6f} = {err / se:+.1f} stderr")
+            se = o.result["stderr"] if own else se
+            err = o.result["value"] - z.result["value"]
+            check = (f"exact {z.result['value']:.6f}, estimate {o.result['value']:.6f}"
+                     + (f" ± {se:.6f} (its stderr)" if own else "")
+                     + f": error {err:+.6f} = {err / se:+.1f} stderr" + ("" if own else " (zsc's)"))
             self.extra.setdefault("silhouette_subsample", []).append(
                 {"label": label, "exact": z.result["value"], "estimate": o.result["value"],
                  "stderr": se, "error": err})
-            self.targets.append(Target(f"silhouette {n}x{d}, {label}: error within 3 stderr",
-                                       abs(err) <= 3 * se, f"{err / se:+.1f} stderr"))
+            if own:
+                self.targets.append(Target(f"silhouette {n}x{d}, {label}: error within 3 stderr",
+                                           abs(err) <= 3 * se, f"{err / se:+.1f} stderr"))
         self.add(Row("silhouette exact", n, d, z, label, o, check))
+        return se
 
     def case_sil(self) -> None:
         d = self.sizes["sil_d"]
@@ -335,10 +331,8 @@ class Bench:
         self.log(f"[sil] exact blocked vs sklearn, {small} x {d}")
         p = {"data": self.data(small, d)}
         z = self.run("sil_zsc_exact", p)
-        s, f = self.run("sil_sklearn", p), self.run("sil_proposed_exact", p)
-        self._sil_value_row(small, d, z, "sklearn silhouette_score", s,
+        self._sil_value_row(small, d, z, "sklearn silhouette_score", self.run("sil_sklearn", p),
                             f"silhouette {small}x{d}: same value as scikit-learn")
-        self._sil_value_row(small, d, z, "proposed exact (benchmarks/silhouette_proposed.py)", f, "")
         m = self.sizes["sil_sub"]
         self.log(f"[sil] exact blocked vs subsample {m}, {large} x {d}")
         p = {"data": self.data(large, d), "max_samples": m}
@@ -346,12 +340,10 @@ class Bench:
         if z.ok:
             self.targets.append(Target(f"silhouette {large}x{d}: exact blocked completes", True,
                                        f"{_t(z.seconds)}, {_gib(z.peak)}"))
-        f = self.run("sil_proposed_exact", p)
-        self._sil_value_row(large, d, z, "proposed exact (benchmarks/silhouette_proposed.py)", f, "")
-        self._sil_subsample_row(large, d, z, f"zsc silhouette(max_samples={m})",
-                                self.run("sil_zsc_subsample", p))
-        self._sil_subsample_row(large, d, z, f"proposed subsample {m} rows vs all points",
-                                self.run("sil_proposed_subsample", p))
+        se = self._sil_subsample_row(large, d, z, f"zsc silhouette(max_samples={m}): {m} rows vs all points",
+                                     self.run("sil_zsc_subsample", p))
+        self._sil_subsample_row(large, d, z, f"sklearn silhouette_score(sample_size={m})",
+                                self.run("sil_sklearn_subsample", p), se)
 
     def case_sil1000(self) -> None:
         """The subsample estimates where clusters are many (1000): few points per cluster."""
@@ -360,10 +352,10 @@ class Bench:
         self.log(f"[sil1000] exact blocked vs subsample {m}, {large} x {d}, {k} clusters")
         p = {"data": self.data(large, d, k), "max_samples": m}
         z = self.run("sil_zsc_exact", p)
-        self._sil_subsample_row(large, d, z, f"zsc silhouette(max_samples={m}), {k} clusters",
-                                self.run("sil_zsc_subsample", p))
-        self._sil_subsample_row(large, d, z, f"proposed subsample {m} rows vs all points, {k} clusters",
-                                self.run("sil_proposed_subsample", p))
+        se = self._sil_subsample_row(large, d, z, f"zsc silhouette(max_samples={m}), {k} clusters",
+                                     self.run("sil_zsc_subsample", p))
+        self._sil_subsample_row(large, d, z, f"sklearn silhouette_score(sample_size={m}), {k} clusters",
+                                self.run("sil_sklearn_subsample", p), se)
 
     # ---- spectral on the raw embedding
     def case_spectral(self) -> None:
@@ -374,26 +366,27 @@ class Bench:
             self.log(f"[spectral] raw embedding {n} x {d}, {k} clusters")
             p = {"data": self.data(n, d), "k": k}
             z = self.run("spectral_zsc", p, timeout=self.limits.step_timeout)
-            o = self.run("spectral_proposed", p, timeout=self.limits.step_timeout)
+            o = self.run("spectral_sklearn", p, timeout=self.limits.step_timeout)
             check = ""
             if z.ok and o.ok:
                 ari = adjusted_rand_score(z.result["labels"], o.result["labels"])
-                check = f"ARI(zsc, proposed) = {ari:.6f}"
-                self.targets.append(Target(f"spectral {n}x{d}: proposed gives zsc's partition",
+                check = f"ARI(zsc, sklearn) = {ari:.6f}"
+                self.targets.append(Target(f"spectral {n}x{d}: same partition as scikit-learn",
                                            ari == 1.0, f"ARI {ari:.6f}"))
-            self.add(Row("Spectral (raw)", n, d, z, "proposed (benchmarks/spectral_proposed.py)", o, check))
+            self.add(Row("Spectral (raw)", n, d, z, "sklearn SpectralClustering (kNN affinity, ARPACK)",
+                         o, check))
 
     # ---- 4. sweep
     def case_sweep(self) -> None:
         from sklearn.metrics import adjusted_rand_score
 
         n, d = self.sizes["sweep"]
-        self.log(f"[sweep] UMAP-50 of {n} x {d}, then {', '.join(C.SWEEP)} (+ spectral_proposed)")
+        self.log(f"[sweep] UMAP-50 of {n} x {d}, then {', '.join(C.SWEEP)} (+ spectral_sklearn)")
         umap_path = str(Path(self.data(n, d)).with_suffix(".umap50.npz"))
         u = self.run("sweep_umap", {"data": self.data(n, d), "out": umap_path})
         steps = [{"step": "umap50", "m": u}]
         if u.ok:
-            for name in (*C.SWEEP, "spectral_proposed"):
+            for name in (*C.SWEEP, "spectral_sklearn"):
                 m = self.run("sweep_step", {"umap": umap_path, "clusterer": name},
                              timeout=self.limits.step_timeout)
                 steps.append({"step": name, "m": m})
@@ -403,11 +396,11 @@ class Bench:
         total = sum(m.seconds for m in six if m.ok)
         peak = max((m.peak or 0) for m in six)
         agree = None
-        if ms.get("spectral") and ms.get("spectral_proposed") and ms["spectral"].ok and ms["spectral_proposed"].ok:
-            agree = adjusted_rand_score(ms["spectral"].result["labels"], ms["spectral_proposed"].result["labels"])
+        if ms.get("spectral") and ms.get("spectral_sklearn") and ms["spectral"].ok and ms["spectral_sklearn"].ok:
+            agree = adjusted_rand_score(ms["spectral"].result["labels"], ms["spectral_sklearn"].result["labels"])
         self.extra["sweep"] = {
             "n": n, "d": d, "complete": done, "seconds": total, "peak": peak,
-            "spectral_ari_sklearn_vs_proposed": agree, "naive_estimates": C.sweep_naive_bytes(n),
+            "spectral_ari_zsc_vs_sklearn": agree, "naive_estimates": C.sweep_naive_bytes(n),
             "steps": [{"step": s["step"], "status": s["m"].status, "seconds": s["m"].seconds,
                        "peak": s["m"].peak, "baseline": s["m"].baseline,
                        **{k: v for k, v in s["m"].result.items()
@@ -477,9 +470,9 @@ def markdown(b: Bench) -> str:
             est_s = "same as zsc (scikit-learn)" if est is None else f"est. {_gib(est)}"
             if s["step"] == "umap50":
                 est_s = "same (umap-learn)"
-            elif s["step"] == "spectral_proposed":
-                ari = sw.get("spectral_ari_sklearn_vs_proposed")
-                est_s = "prototype" + ("" if ari is None else f"; ARI vs sklearn spectral {ari:.4f}")
+            elif s["step"] == "spectral_sklearn":
+                ari = sw.get("spectral_ari_zsc_vs_sklearn")
+                est_s = "former zsc path" + ("" if ari is None else f"; ARI vs zsc spectral {ari:.4f}")
             name = s["step"]
             if s.get("fitted_on") and s["fitted_on"] != sw["n"]:
                 name += f" (fitted on {s['fitted_on']:,})"

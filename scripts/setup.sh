@@ -15,5 +15,5 @@ python3 -m venv .venv
 source .venv/bin/activate
 # torch and torchvision first, as a matching pair (a CPU or CUDA build, whichever pip offers).
 python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-python -m pip install -q -e ".[dev,book,zoo]"
+python -m pip install -q -e ".[dev,book,zoo,dask]"
 python -c "import zsc, torch; print('zsc', zsc.__version__, 'torch', torch.__version__, 'cuda', torch.cuda.is_available())"

@@ -46,8 +46,8 @@ def test_zsc_and_naive_paths_agree(bench):
         assert row.zsc.ok and row.other.ok, row
         if "accuracy" in row.other.result:
             assert row.other.result["accuracy"] == pytest.approx(row.zsc.result["accuracy"], abs=0)
-        if row.label.startswith("proposed exact"):
-            assert row.other.result["value"] == pytest.approx(row.zsc.result["value"], abs=1e-9)
+        if row.label == "sklearn silhouette_score":
+            assert row.other.result["value"] == pytest.approx(row.zsc.result["value"], abs=1e-6)
     assert R.markdown(bench).count("\n") > len(bench.rows)
 
 
@@ -65,14 +65,14 @@ def test_subprocess_harness_measures_peak_and_skips_what_does_not_fit(tmp_path):
     assert X.shape == (400, 8)
 
 
-def test_sweep_steps_and_spectral_prototype_agree(tmp_path):
+def test_sweep_steps_and_sklearn_spectral_agree(tmp_path):
     from sklearn.metrics import adjusted_rand_score
 
     path = data_path({"n": 500, "d": 16, "classes": 10, "seed": 0, "separation": 1.0}, tmp_path)
     out = {name: C.sweep_step({"umap": str(path), "clusterer": name})
-           for name in ("spectral", "spectral_proposed", "ac_with_c")}
+           for name in ("spectral", "spectral_sklearn", "ac_with_c")}
     for name, r in out.items():
         assert r["seconds"] > 0 and len(r["labels"]) == 500, name
         assert r["n_clusters"] == 10 and 0 < r["ami"] <= 1, name
-    ari = adjusted_rand_score(out["spectral"]["labels"], out["spectral_proposed"]["labels"])
+    ari = adjusted_rand_score(out["spectral"]["labels"], out["spectral_sklearn"]["labels"])
     assert ari == 1.0

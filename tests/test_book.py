@@ -106,8 +106,9 @@ def smoke(tmp_path_factory):
 def test_smoke_results_are_cached(smoke):
     prof = smoke["profile"]
     n = len(prof["encoders"]) * len(prof["datasets"])
-    assert smoke["summary"]["computed"] == {"clustering": n * len(prof["clusterers"]), "knn": n}
-    assert smoke["again"]["computed"] == {"clustering": 0, "knn": 0}
+    # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset
+    assert smoke["summary"]["computed"] == n * (2 + len(prof["clusterers"]) + 1)
+    assert smoke["again"]["computed"] == 0
     res, knn = book.load_results(prof)
     assert len(res) == n * len(prof["clusterers"]) and len(knn) == n
     assert {f"knn_acc_k{k}" for k in prof["knn_ks"]} <= set(knn.columns)
@@ -136,11 +137,12 @@ def test_failing_notebook_names_itself_and_its_partial_copy(tmp_path, monkeypatc
     monkeypatch.setattr(book, "ROOT", tmp_path)
     monkeypatch.setattr(book, "NOTEBOOKS", src.parent)
     with pytest.raises(book.BuildError) as err:
-        book.execute_notebook(src, tmp_path / "out", {"x": 2})
+        book.execute_notebook(src, tmp_path / "out" / "99_broken.ipynb", {"x": 2})
     msg = str(err.value)
+    partial = tmp_path / "out" / "99_broken.partial.ipynb"
     assert "99_broken.md" in msg and "ValueError" in msg and "boom" in msg
-    assert str(tmp_path / "out" / "99_broken.ipynb") in msg
-    assert (tmp_path / "out" / "99_broken.ipynb").exists()
+    assert str(partial) in msg and partial.exists()
+    assert not (tmp_path / "out" / "99_broken.ipynb").exists()  # never the final name
 
 
 # --------------------------------------------------------------------------- full site (slow)

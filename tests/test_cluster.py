@@ -111,3 +111,52 @@ def test_paper_settings():
     # encoders outside the paper borrow the paper encoder of the same method and backbone kind
     red, hp = C.paper_settings("affinity_propagation", "zoo_mae_vit", "ViT-small", "mae")
     assert hp["damping"] == 0.6
+
+
+def _spectral_data(kind):
+    from sklearn.datasets import make_blobs
+
+    if kind == "overlapping":
+        return make_blobs(600, centers=5, n_features=8, cluster_std=1.5, random_state=0)
+    if kind == "disconnected":  # far apart blobs: the kNN graph has several components
+        return make_blobs(600, centers=6, n_features=8, cluster_std=0.3, random_state=1)
+    rng = np.random.default_rng(0)  # 200-d, 12 classes whose means differ less than their spread
+    y = rng.integers(0, 12, 1200)
+    return rng.normal(scale=0.5, size=(12, 200))[y] + rng.normal(size=(1200, 200)) * 0.3, y
+
+
+@pytest.mark.parametrize("kind", ["overlapping", "disconnected", "high_dim"])
+@pytest.mark.parametrize("assign", ["cluster_qr", "kmeans"])
+def test_spectral_gives_sklearns_partition(kind, assign):
+    import warnings
+
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.cluster import SpectralClustering
+
+    X, y = _spectral_data(kind)
+    k = len(np.unique(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn warns on a disconnected graph
+        ref = SpectralClustering(k, affinity="nearest_neighbors", n_neighbors=10,
+                                 assign_labels=assign, random_state=0).fit(X)
+    ours = C.Spectral(k, assign_labels=assign, random_state=0).fit(X)
+    assert adjusted_rand_score(ref.labels_, ours.labels_) == pytest.approx(1.0, abs=1e-12)
+    assert (ours.affinity_matrix_ != ref.affinity_matrix_).nnz == 0
+    if kind == "disconnected":
+        assert connected_components(ours.affinity_matrix_)[0] > 1
+
+
+def test_spectral_registry_uses_lanczos_and_falls_back_to_sklearn(blobs):
+    from sklearn.cluster import SpectralClustering
+
+    X, y = blobs
+    res = C.cluster(X, "spectral", 3, seed=0)
+    assert isinstance(res.estimator, C.Spectral) and adjusted_rand_score(y, res.labels) == 1.0
+    assert res.params["n_neighbors"] == 10 and res.params["assign_labels"] == "cluster_qr"
+    # paper settings pass straight through; other affinities / an explicit eigen_solver: sklearn's
+    _, params = C.paper_settings("spectral", "dino_vitb16")
+    assert isinstance(C.make_clusterer("spectral", 3, **params), C.Spectral)
+    assert isinstance(C.make_clusterer("spectral", 3, affinity="rbf"), SpectralClustering)
+    assert isinstance(C.make_clusterer("spectral", 3, eigen_solver="arpack"), SpectralClustering)
+    with pytest.raises(InvalidParameterError):
+        C.make_clusterer("spectral", 3, no_such_parameter=1)

@@ -118,3 +118,88 @@ def test_all_noise_is_defined(blobs):
     row = M.score_clustering(y, np.full(len(y), -1), spaces={"original": X})
     assert row["ami"] == 0.0 and row["n_clusters_pred"] == 0
     assert math.isnan(row["silhouette_original"]) and row["silhouette_original_reason"]
+
+
+def _knn_data(n_train=300, n_test=120, d=16, classes=6, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, d))
+    ytr, yte = rng.integers(0, classes, n_train), rng.integers(0, classes, n_test)
+    trx = centres[ytr] + rng.normal(scale=1.2, size=(n_train, d))
+    tex = centres[yte] + rng.normal(scale=1.2, size=(n_test, d))
+    return trx, ytr, tex, yte
+
+
+def test_knn_accuracy_equals_sklearn_and_handles_k_above_n_train():
+    import torch
+    from sklearn.neighbors import KNeighborsClassifier
+
+    trx, ytr, tex, yte = _knn_data()
+    ks = (1, 5, 20, 100, 300)
+    ours = M.knn_accuracy(trx, ytr, tex, yte, ks=ks, dtype=torch.float64, device="cpu")
+    for k in ks:  # scikit-learn hands the cosine distance 1 − cos: weight exp(cos / T)
+        clf = KNeighborsClassifier(n_neighbors=k, algorithm="brute", metric="cosine",
+                                   weights=lambda dist: np.exp((1.0 - dist) / 0.07)).fit(trx, ytr)
+        assert ours[k] == (clf.predict(tex) == yte).mean(), k
+    # k above the training set's size votes with all of it; blocks of any size, float32 default
+    small = M.knn_accuracy(trx[:40], ytr[:40], tex, yte, ks=(200, 1, 40, 10), device="cpu",
+                           dtype=torch.float64, block_bytes=8 * 40 * 7)
+    assert list(small) == [200, 1, 40, 10] and small[200] == small[40]
+    for k in (1, 10, 40, 200):
+        assert small[k] == pytest.approx(_knn_reference(trx[:40], ytr[:40], tex, yte, k)), k
+    f32 = M.knn_accuracy(trx.astype(np.float32), ytr, tex, yte, ks=ks, device="cpu", block_size=50)
+    assert f32 == ours
+
+
+def test_knn_accuracy_with_string_labels_and_one_block():
+    trx, ytr, tex, yte = _knn_data(classes=4, seed=2)
+    names = np.array(["cat", "dog", "eel", "fox"])
+    a = M.knn_accuracy(trx, ytr, tex, yte, ks=(1, 10), device="cpu")
+    b = M.knn_accuracy(trx, names[ytr], tex, names[yte], ks=(1, 10), device="cpu", block_bytes=2**30)
+    assert a == b and 0.3 < a[10] <= 1.0
+
+
+def test_importing_metrics_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, zsc.metrics; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine", "manhattan"])
+def test_silhouette_equals_sklearn(metric):
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 9, 700)
+    X = rng.normal(size=(9, 12))[y] + rng.normal(scale=0.8, size=(700, 12))
+    y[:3] = 50  # one cluster of three
+    y[3] = 60  # and a singleton, which scores 0
+    ref = skm.silhouette_samples(X, y, metric=metric)
+    ours = M.silhouette_samples_blocked(X, y, metric=metric, block_bytes=8 * 700 * 13)
+    np.testing.assert_allclose(ours, ref, atol=1e-10)
+    rows = np.array([5, 0, 3, 699])
+    np.testing.assert_allclose(M.silhouette_samples_blocked(X, y, rows, metric=metric), ref[rows], atol=1e-10)
+    s = M.silhouette(X, y, metric=metric, max_samples=None)
+    assert s.value == pytest.approx(skm.silhouette_score(X, y, metric=metric), abs=1e-10)
+    assert s.n_used == 700 and s.stderr == 0 and s.reason == ""
+    if metric == "euclidean":
+        D = skm.pairwise_distances(X)
+        assert M.silhouette_exact(D, y, metric="precomputed") == pytest.approx(s.value, abs=1e-10)
+
+
+def test_silhouette_subsample_is_unbiased_with_many_clusters():
+    # 100 clusters, 300 sampled rows: about 3 sampled points a cluster. Each sampled row's
+    # a(i), b(i) are measured against all points, so the estimate stays within its stderr
+    # (a silhouette *of the subsample* is biased low here, by many standard errors).
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 100, 3000)
+    X = rng.normal(size=(100, 10))[y] * 1.5 + rng.normal(size=(3000, 10))
+    exact = M.silhouette_exact(X, y)
+    z = []
+    for seed in range(5):
+        sub = M.silhouette(X, y, max_samples=300, seed=seed)
+        assert sub.n_used == 300 and sub.stderr > 0
+        z.append((sub.value - exact) / sub.stderr)
+    assert max(abs(v) for v in z) < 3.5 and abs(np.mean(z)) < 2.0, z
+    per_point = skm.silhouette_samples(X, y)  # the stderr includes the finite-population factor
+    expected_se = per_point.std(ddof=1) / math.sqrt(300) * math.sqrt(1 - 300 / 3000)
+    assert sub.stderr == pytest.approx(expected_se, rel=0.25)

@@ -29,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from . import __version__
+from .errors import InvalidParameterError, UnknownNameError, ZscError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -37,8 +38,12 @@ BUILD = ROOT / "_build"
 DEFAULT_KS = (1, 10, 20, 100, 200)
 
 
-class BuildError(RuntimeError):
+class BuildError(ZscError, RuntimeError):
     """The book could not be built; the message says which step and where to look."""
+
+
+class UnknownProfileError(BuildError, UnknownNameError):
+    """No profile of that name; the message lists the known ones and the closest match."""
 
 
 # --------------------------------------------------------------------------- profiles
@@ -50,8 +55,13 @@ def load_profile(name_or_path: str) -> dict[str, Any]:
     if not path.suffix:
         path = PROFILES / f"{name_or_path}.yaml"
     if not path.exists():
-        known = ", ".join(sorted(p.stem for p in PROFILES.glob("*.yaml")))
-        raise BuildError(f"no profile {name_or_path!r} (known: {known})")
+        import difflib
+
+        names = sorted(p.stem for p in PROFILES.glob("*.yaml"))
+        close = difflib.get_close_matches(str(name_or_path), names, n=1, cutoff=0.5)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownProfileError(f"no profile {name_or_path!r}.{hint} Known profiles: "
+                                  f"{', '.join(names)} (or give the path of a .yaml file)")
     prof = yaml.safe_load(path.read_text()) or {}
     prof.setdefault("profile", path.stem)
     prof.setdefault("seed", 0)
@@ -103,82 +113,32 @@ def skip_note(skipped: Mapping[str, str]) -> str:
 
 
 # --------------------------------------------------------------------------- results
-def _n_for(dataset: str, split: str | None, n: int | None) -> int | None:
-    """`n` clamped to the split's size (None: the whole split)."""
-    if n is None:
-        return None
-    from .data import load_dataset
-
-    total = len(load_dataset(dataset, split).labels)
-    return min(int(n), total)
-
-
 def ensure_results(profile: Mapping[str, Any], *, encoders: Sequence[str] | None = None,
-                   datasets: Sequence[str] | None = None, knn: bool = True,
+                   datasets: Sequence[str] | None = None, knn: bool = True, jobs: int = 1,
                    log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Compute what the store lacks for the profile; returns a summary (computed, skipped)."""
-    from .pipeline import run
-    from .results import ResultsStore
+    """Run the profile's batch grid (embed, cluster, kNN jobs; done jobs are skipped) and return
+    a summary. Failed jobs fail the build, naming each job and its message."""
+    from .batch import Grid, expand, profile_stages, run_grid
 
-    clu_path, knn_path = results_paths(profile)
-    store, kstore = ResultsStore(clu_path), ResultsStore(knn_path)
-    usable, skipped = available_encoders(encoders or profile["encoders"])
+    prof = dict(profile, knn=knn)
+    if encoders is not None:
+        prof["encoders"] = list(encoders)
+    if datasets is not None:
+        prof["datasets"] = list(datasets)
+    stages, skipped = profile_stages(prof)
     for name, why in skipped.items():
-        log(f"[zsc.book] skipping encoder {name}: {why}")
-    seed = int(profile["seed"])
-    have = store.read()
-    computed = {"clustering": 0, "knn": 0}
-    for ds in datasets or profile["datasets"]:
-        n = _n_for(ds, None, profile["n_samples"])
-        for enc in usable:
-            done = set()
-            if not have.empty:
-                m = (have["encoder"] == enc) & (have["dataset"] == ds) & (have["seed"] == seed)
-                if n is not None:
-                    m &= have["n_samples"] == n
-                done = set(have.loc[m, "clusterer"])
-            todo = [c for c in profile["clusterers"] if c not in done]
-            if todo:
-                t0 = time.perf_counter()
-                run(enc, ds, todo, n_samples=n, seed=seed, store=store, progress=False)
-                computed["clustering"] += len(todo)
-                log(f"[zsc.book] {enc} x {ds}: {len(todo)} clusterer(s) in "
-                    f"{time.perf_counter() - t0:.0f}s")
-            if knn:
-                computed["knn"] += _ensure_knn(kstore, enc, ds, n, profile, log)
-    return {"computed": computed, "skipped": skipped, "clustering_store": str(clu_path),
+        log(f"[zsc.book] skipping {name}: {why}")
+    jobs_, invalid = expand(stages)
+    clu_path, knn_path = results_paths(profile)
+    grid = Grid(str(profile["profile"]), clu_path.parent, clu_path.parent / "batch", jobs_,
+                skipped, invalid)
+    summary = run_grid(grid, jobs=jobs, progress=sys.stderr.isatty())
+    log(f"[zsc.book] results: {summary.done} job(s) run, {summary.skipped} already done, "
+        f"in {summary.seconds:.0f}s")
+    if summary.failed:
+        raise BuildError("results could not be computed:\n" + summary.table())
+    return {"computed": summary.done, "skipped": skipped, "clustering_store": str(clu_path),
             "knn_store": str(knn_path)}
-
-
-def _knn_config(enc: str, ds: str, n_test: int | None, n_train: int | None, seed: int,
-                ks: Sequence[int]) -> dict[str, Any]:
-    return {"encoder": enc, "dataset": ds, "split": "test", "n_samples": n_test, "seed": seed,
-            "reducer": "none", "reducer_params": "{}", "clusterer": "knn",
-            "clusterer_params": json.dumps({"n_train": n_train, "ks": list(ks), "temperature": 0.07})}
-
-
-def _ensure_knn(kstore: Any, enc: str, ds: str, n_test: int | None, profile: Mapping[str, Any],
-                log: Callable[[str], None]) -> int:
-    from .embed import embed
-    from .encoders import get_encoder
-    from .metrics import knn_accuracy
-    from .results import run_key
-
-    seed, ks = int(profile["seed"]), [int(k) for k in profile["knn_ks"]]
-    n_train = _n_for(ds, "train", profile.get("knn_n_train"))
-    cfg = _knn_config(enc, ds, n_test, n_train, seed, ks)
-    if run_key(cfg) in kstore:
-        return 0
-    t0 = time.perf_counter()
-    te = embed(enc, ds, "test", n_samples=n_test, seed=seed, progress=False)
-    tr = embed(enc, ds, "train", n_samples=n_train, seed=seed, progress=False)
-    acc = knn_accuracy(tr.features, tr.labels, te.features, te.labels, ks)
-    spec = get_encoder(enc)
-    row = dict(cfg, encoder_family=spec.family, encoder_method=spec.method, encoder_tier=spec.tier,
-               **{f"knn_acc_k{k}": float(v) for k, v in acc.items()})
-    kstore.append(row)
-    log(f"[zsc.book] kNN {enc} x {ds} in {time.perf_counter() - t0:.0f}s")
-    return 1
 
 
 def load_results(profile: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -269,28 +229,78 @@ def notebook_sources() -> list[Path]:
     return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.md"))
 
 
-def execute_notebook(src: Path, out_dir: Path, parameters: Mapping[str, Any],
+def notebook_parameter_defaults(src: Path) -> dict[str, Any]:
+    """Names and default values of a notebook's `parameters` cell (literals only)."""
+    import ast
+
+    import jupytext
+
+    nb = jupytext.read(src)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            out = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+            return out
+    return {}
+
+
+def check_notebook_parameters(src: Path, parameters: Mapping[str, Any]) -> None:
+    """Refuse, before execution, a parameter the notebook does not declare or one whose type
+    differs from its default's (an int may stand for a float; None accepts anything)."""
+    if not Path(src).exists():
+        raise InvalidParameterError(f"notebook {src} does not exist")
+    defaults = notebook_parameter_defaults(Path(src))
+    name = Path(src).name
+    for key, value in parameters.items():
+        if key not in defaults:
+            raise InvalidParameterError(
+                f"notebook {name}: unknown parameter {key!r} (its parameters: {', '.join(defaults)})")
+        want = defaults[key]
+        if want is None or value is None:
+            continue
+        ok = isinstance(value, type(want)) or (isinstance(want, float) and isinstance(value, int)
+                                              and not isinstance(value, bool))
+        if isinstance(want, bool) != isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise InvalidParameterError(
+                f"notebook {name}: parameter {key!r} must be {type(want).__name__} like its "
+                f"default {want!r}, got {type(value).__name__} {value!r}")
+
+
+def partial_path(out: Path) -> Path:
+    """Where a notebook being executed (or one that failed) is kept: never the final name."""
+    return out.with_name(out.stem + ".partial.ipynb")
+
+
+def execute_notebook(src: Path, out: Path, parameters: Mapping[str, Any],
                      prov: Mapping[str, Any] | None = None, timeout: int = 3600) -> Path:
-    """Execute one jupytext notebook with papermill into `out_dir`; raise BuildError on failure."""
+    """Execute one jupytext notebook with papermill into the file `out`; raise BuildError on
+    failure. It runs into `<out>.partial.ipynb`, renamed to `out` only when it succeeded."""
     import jupytext
     import papermill as pm
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"{src.stem}.ipynb"
+    check_notebook_parameters(src, parameters)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = partial_path(out)
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    where = src.relative_to(ROOT) if src.is_relative_to(ROOT) else src
     try:
-        pm.execute_notebook(nb, str(out), parameters=dict(parameters), kernel_name="python3",
+        pm.execute_notebook(nb, str(partial), parameters=dict(parameters), kernel_name="python3",
                             cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
         raise BuildError(
-            f"notebook {src.relative_to(ROOT)} failed in cell {err.exec_count}: {err.ename}: "
-            f"{err.evalue}\n  partly executed copy: {out}") from None
+            f"notebook {where} failed in cell {err.exec_count}: {err.ename}: "
+            f"{err.evalue}\n  partly executed copy: {partial}") from None
     except Exception as err:
-        raise BuildError(f"notebook {src.relative_to(ROOT)} could not be executed: {err}\n"
-                         f"  partly executed copy (if any): {out}") from err
+        raise BuildError(f"notebook {where} could not be executed: {err}\n"
+                         f"  partly executed copy (if any): {partial}") from err
     if prov is not None:
-        _stamp(out, prov)
+        _stamp(partial, prov)
+    os.replace(partial, out)
     return out
 
 
@@ -303,7 +313,7 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
     for src in notebook_sources():
         t0 = time.perf_counter()
         prov = provenance(profile, params)  # results as this notebook reads them
-        outs.append(execute_notebook(src, out_dir, params, prov))
+        outs.append(execute_notebook(src, out_dir / f"{src.stem}.ipynb", params, prov))
         log(f"[zsc.book] executed {src.name} in {time.perf_counter() - t0:.0f}s")
     return outs
 

@@ -101,6 +101,12 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import main_batch
+
+    return main_batch(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zsc", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -145,6 +151,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default=None)
     s.set_defaults(func=cmd_results)
 
+    s = sub.add_parser("batch", help="run a grid of jobs / notebooks (resumable; local or Dask)",
+                       description="Expand GRID (a grid file or a shipped grid: smoke, offline, "
+                       "paper) into jobs and run those not done yet. Exit status 1 if any failed.")
+    s.add_argument("grid", help="grid YAML file, or the name of a shipped grid")
+    s.add_argument("--jobs", "-j", type=int, default=1, help="local worker processes (default 1)")
+    s.add_argument("--scheduler", default=None,
+                   help="Dask scheduler address (tcp://host:8786); default: local processes")
+    s.add_argument("--results", default=None, help="override the grid's results folder")
+    s.add_argument("--output", default=None, help="override the grid's output folder")
+    s.add_argument("--dry-run", action="store_true", help="list the jobs and their state; run nothing")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_batch)
+
     try:
         from .encoders.zoo.cli import add_zoo_subcommand
     except ImportError:
@@ -169,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("zsc: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `zsc ... | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import config
 from .errors import DataMissingError, InvalidParameterError
+from .io import config_hash
 from .registry import Registry
 
 GROUPS = ("In-domain", "Domain-shift", "Near-OOD", "Fine-grained", "Far-OOD")
@@ -93,6 +94,7 @@ class DatasetSpec:
     levels: tuple[str, ...] = ()  # taxonomy levels, coarse to fine
     role: str = "evaluation"  # or "hyperparameter"
     paper: dict[str, Any] | None = None  # the paper's table row, if it is one of the 26
+    source: Callable[[Path], Path] | None = None  # root -> where the files really are
 
     def root(self, data_dir: str | os.PathLike[str] | None = None) -> Path:
         return Path(data_dir) if data_dir else config.data_dir() / self.name
@@ -146,6 +148,26 @@ def load_dataset(
     return spec.loader(spec.root(data_dir), split, spec.name)
 
 
+@cache
+def fingerprint(name: str, data_dir: str | None = None) -> str:
+    """Identity of a dataset's files on disk (relative paths, sizes, modification times), cheap
+    enough for ImageNet's 1.28 M files: results computed from other data are not reused."""
+    spec = get_dataset(name)
+    root = spec.root(data_dir)
+    src = spec.source(root) if spec.source else root
+    entries = []
+    if src.is_file():
+        st = src.stat()
+        entries.append((src.name, st.st_size, st.st_mtime_ns))
+    for dirpath, _, files in os.walk(src):
+        for f in sorted(files):
+            st = os.stat(os.path.join(dirpath, f))
+            entries.append((os.path.relpath(os.path.join(dirpath, f), src), st.st_size, st.st_mtime_ns))
+    if not entries:
+        raise _missing(name, src, spec.how_to_get)
+    return config_hash({"dataset": name, "files": sorted(entries)})
+
+
 def subsample_indices(labels: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
     """Seeded random subset of `n` indices, sorted; all indices when n is None."""
     total = len(labels)
@@ -153,7 +175,8 @@ def subsample_indices(labels: np.ndarray, n: int | None, seed: int = 0) -> np.nd
         return np.arange(total)
     if not 0 < n <= total:
         raise InvalidParameterError(
-            f"sample size {n} is not between 1 and the dataset's {total} samples"
+            f"sample size {n} is not between 1 and the dataset's {total} samples; pass at most "
+            f"{total} (--n-samples), or none to use them all"
         )
     return np.sort(np.random.default_rng(seed).choice(total, size=n, replace=False))
 
@@ -170,10 +193,15 @@ def _missing(spec_name: str, root: Path, how: str, err: BaseException | None = N
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (optionally gzipped), checking its length against its header."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        data = fh.read()
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError) as err:  # a gzip stream cut off mid-way, or corrupt
+        raise ValueError(f"{path.name} is truncated or damaged ({err})") from err
     if len(data) < 4:
-        raise ValueError("file too short for an IDX header")
+        raise ValueError(f"{path.name} is too short for an IDX header")
     zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or dtype_code != 0x08:
         raise ValueError("not an unsigned-byte IDX file")
@@ -181,7 +209,8 @@ def read_idx(path: Path) -> np.ndarray:
     body = data[4 + 4 * ndim :]
     expected = int(np.prod(shape))
     if len(body) != expected:
-        raise ValueError(f"IDX body holds {len(body)} bytes, header says {expected}")
+        raise ValueError(f"{path.name} is truncated: its IDX body holds {len(body)} bytes, "
+                         f"header says {expected}")
     return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
@@ -256,6 +285,12 @@ def _lowres(x: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(small, 4, axis=1), 4, axis=2).round().astype(np.uint8)
 
 
+def sklearn_datasets_dir() -> str:
+    import sklearn.datasets
+
+    return os.path.dirname(sklearn.datasets.__file__)
+
+
 def _load_digits(root: Path, split: str, name: str = "") -> LoadedDataset:
     from sklearn.datasets import load_digits
 
@@ -276,7 +311,7 @@ def _load_digits(root: Path, split: str, name: str = "") -> LoadedDataset:
 
 DATASETS.register("fashion_mnist", DatasetSpec(
     "fashion_mnist", "Fashion MNIST", "Far-OOD", _load_fashion, how_to_get=_FASHION_HOW,
-    offline=True, offline_group="In-domain", levels=("coarse", "fine"),
+    source=fashion_mnist_dir, offline=True, offline_group="In-domain", levels=("coarse", "fine"),
     paper=next(r for r in paper_table() if r["name"] == "fashion_mnist"),
 ))
 for _name, _title, _fn in [
@@ -288,12 +323,14 @@ for _name, _title, _fn in [
     DATASETS.register(_name, DatasetSpec(
         _name, _title, "Far-OOD",
         (lambda root, split, name, _f=_fn: _load_fashion(root, split, name, _f)),
-        how_to_get=_FASHION_HOW, offline=True, offline_group="Domain-shift",
+        how_to_get=_FASHION_HOW, source=lambda root: fashion_mnist_dir(root.parent / "fashion_mnist"),
+        offline=True, offline_group="Domain-shift",
         levels=("coarse", "fine"),
     ))
 DATASETS.register("digits", DatasetSpec(
     "digits", "scikit-learn digits (8x8)", "Far-OOD", _load_digits, splits=("train", "test", "all"),
     how_to_get="It ships with scikit-learn.", offline=True, offline_group="Far-OOD",
+    source=lambda root: Path(sklearn_datasets_dir()) / "data" / "digits.csv.gz",
 ))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from . import __version__, config
 from .data import LoadedDataset, load_dataset, subsample_indices
 from .encoders import get_encoder
 from .encoders.base import Preprocessing
-from .errors import InvalidEmbeddingError
+from .errors import InvalidEmbeddingError, InvalidParameterError, WeightsUnavailableError
 from .io import config_hash, load_arrays, save_arrays
 
 
@@ -146,6 +147,10 @@ def encode(
 
 
 def _weights_fingerprint(path: str) -> str:
+    if not Path(path).is_file():
+        raise WeightsUnavailableError(
+            f"weights file {path} does not exist (or is not a file); check the path given as --weights"
+        )
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -170,6 +175,12 @@ def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | No
 
 
 def cache_path(cfg: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    for what in ("dataset", "encoder", "split"):  # names become path parts: stay under the root
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", str(cfg[what])):
+            raise InvalidParameterError(
+                f"{what} name {cfg[what]!r} cannot name a cache folder; use letters, digits, '_', '-' "
+                "and '.' (no path separators, not starting with '.')"
+            )
     root = Path(cache_dir) if cache_dir else config.cache_dir()
     return root / "embeddings" / cfg["dataset"] / cfg["encoder"] / f"{cfg['split']}-{config_hash(cfg)}.npz"
 

@@ -28,3 +28,10 @@ class WeightsUnavailableError(ZscError, FileNotFoundError):
 
 class InvalidEmbeddingError(ZscError, ValueError):
     """Embeddings that cannot be clustered (NaN, infinity, wrong shape)."""
+
+
+class DiskFullError(ZscError, OSError):
+    """A file could not be written because its disk (or quota) is full; the previous file is kept."""
+
+    def __str__(self) -> str:  # OSError would print "[Errno 28] None: path" once errno is set
+        return str(self.args[0]) if self.args else ""

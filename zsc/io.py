@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .errors import DiskFullError
 
 
 def config_hash(config: Mapping[str, Any], length: int = 16) -> str:
@@ -45,6 +48,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT) or isinstance(err, DiskFullError):
+            raise
+        full = DiskFullError(
+            f"the disk is full (no space left on device) while writing {path}; nothing was "
+            f"written and any previous version of the file is kept. Free space in {path.parent} "
+            f"(or point ZSC_HOME / ZSC_CACHE_DIR / ZSC_RESULTS_DIR at a larger disk) and run again."
+        )
+        full.errno, full.filename = err.errno, str(path)
+        raise full from err
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

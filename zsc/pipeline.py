@@ -1,8 +1,10 @@
 """Composition of the stages for one encoder × dataset: embed once, reduce once per reducer
-setting, run each clusterer with the paper's settings, score, and store one row per clusterer."""
+setting, run each clusterer with the paper's settings, score, and store one row per clusterer;
+and the kNN probe of the same embedding (one row per encoder × dataset in a second store)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -15,9 +17,9 @@ from .cluster import CLUSTERERS, check_params, cluster, paper_settings
 from .data import get_dataset
 from .embed import Embeddings, embed
 from .encoders import get_encoder
-from .metrics import SILHOUETTE_MAX_SAMPLES, score_clustering
-from .reduce import UMAP_PAPER, ReducerConfig, reduce
-from .results import ResultsStore
+from .metrics import KNN_KS, KNN_TEMPERATURE, SILHOUETTE_MAX_SAMPLES, knn_accuracy, score_clustering
+from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape, reduce
+from .results import ResultsStore, run_key
 
 
 def run(
@@ -60,8 +62,7 @@ def run(
     rows = []
     for name in names:
         red_cfg, hp = paper_settings(name, encoder, enc.family, enc.method)
-        if reducer is not None:
-            red_cfg = reducer
+        red_cfg = reducer if reducer is not None else fit_to_shape(red_cfg, *emb.features.shape)
         red_cfg = replace(red_cfg, seed=seed)
         hp = {**hp, **dict((params or {}).get(name, {}))}
         t0 = time.perf_counter()
@@ -78,7 +79,7 @@ def run(
             hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,
         ))
         row.update(time_embed=emb.seconds, time_reduce=red_seconds, time_cluster=res.seconds)
-        store.append(row)
+        row["run_key"] = store.append(row)
         rows.append(row)
         if on_row:
             on_row(row)
@@ -107,3 +108,39 @@ def _row(emb: Embeddings, enc: Any, ds: Any, red: ReducerConfig, reduced_dim: in
         "embedding_dim": int(emb.features.shape[1]),
         "reduced_dim": int(reduced_dim),
     }
+
+
+def knn_config(encoder: str, dataset: str, n_samples: int | None, n_train: int | None, seed: int,
+               ks: Sequence[int] = KNN_KS) -> dict[str, Any]:
+    """The configuration columns of a kNN row (its identity in the kNN store)."""
+    return {"encoder": encoder, "dataset": dataset, "split": "test", "n_samples": n_samples,
+            "seed": seed, "reducer": "none", "reducer_params": "{}", "clusterer": "knn",
+            "clusterer_params": json.dumps({"n_train": n_train, "ks": [int(k) for k in ks],
+                                            "temperature": KNN_TEMPERATURE})}
+
+
+def knn(
+    encoder: str, dataset: str, *, n_samples: int | None = None, n_train: int | None = None,
+    seed: int = 0, ks: Sequence[int] = KNN_KS,
+    store: ResultsStore | str | os.PathLike[str] | None = None, device: str | None = None,
+    progress: bool = True, overwrite: bool = False,
+) -> dict[str, Any]:
+    """Weighted kNN accuracy of the test embedding against the train embedding, stored as one row
+    (an existing row of the same configuration is returned as is unless `overwrite`)."""
+    if not isinstance(store, ResultsStore):
+        store = ResultsStore(store)
+    cfg = knn_config(encoder, dataset, n_samples, n_train, seed, ks)
+    key = run_key(cfg)
+    if key in store and not overwrite:
+        rows = store.read()
+        return rows[rows["run_key"] == key].iloc[0].to_dict()
+    t0 = time.perf_counter()
+    te = embed(encoder, dataset, "test", n_samples=n_samples, seed=seed, device=device, progress=progress)
+    tr = embed(encoder, dataset, "train", n_samples=n_train, seed=seed, device=device, progress=progress)
+    acc = knn_accuracy(tr.features, tr.labels, te.features, te.labels, ks, device=device)
+    spec = get_encoder(encoder)
+    row = dict(cfg, encoder_family=spec.family, encoder_method=spec.method, encoder_tier=spec.tier,
+               time_knn=time.perf_counter() - t0,
+               **{f"knn_acc_k{k}": float(v) for k, v in acc.items()})
+    row["run_key"] = store.append(row)
+    return row

@@ -48,7 +48,10 @@ class ReducerConfig:
         if self.method == "none":
             return
         if n is None or n <= 0:
-            raise InvalidParameterError(f"{self.method}: n_components must be positive, got {n}")
+            raise InvalidParameterError(
+                f"{self.method}: n_components must be positive, got {n}; give a number of components "
+                "(e.g. 50), or for PCA a fraction of variance to keep (e.g. 0.9)"
+            )
         if isinstance(n, float) and not n.is_integer():
             if self.method != "pca" or not 0 < n < 1:
                 raise InvalidParameterError(
@@ -139,6 +142,7 @@ class Reducer(TransformerMixin, BaseEstimator):
                 self.model_ = umap.UMAP(
                     n_neighbors=min(cfg.n_neighbors, n - 1), n_components=n_comp,
                     min_dist=cfg.min_dist, metric=cfg.metric, random_state=cfg.seed,
+                    n_jobs=1,  # seeded UMAP is single-threaded anyway; saying so silences its warning
                 )
             else:
                 import pacmap
@@ -178,3 +182,12 @@ def reduce(
 
 def with_seed(cfg: ReducerConfig, seed: int) -> ReducerConfig:
     return replace(cfg, seed=seed)
+
+
+def fit_to_shape(cfg: ReducerConfig, n_samples: int, n_features: int) -> ReducerConfig:
+    """A paper setting applied to a smaller embedding than the paper's: PCA to a fixed size
+    larger than the data allows (the paper's 100 dims on a 96-d zoo ViT) keeps all components."""
+    n = cfg.n_components
+    if cfg.method == "pca" and n is not None and float(n).is_integer() and n > min(n_samples, n_features):
+        return replace(cfg, n_components=min(n_samples, n_features))
+    return cfg

@@ -60,7 +60,17 @@ class ResultsStore:
         return {p.stem for p in self.path.glob("*.parquet")}
 
     def __contains__(self, key: str) -> bool:
-        return (self.path / f"{key}.parquet").exists()
+        """Is this run's row stored *and readable*? A damaged file does not count as done."""
+        p = self.path / f"{key}.parquet"
+        if not p.exists():
+            return False
+        try:
+            pd.read_parquet(p, columns=["run_key"])
+        except Exception as err:
+            warnings.warn(f"results file {p} is unreadable ({err}); its run will be recomputed",
+                          stacklevel=2)
+            return False
+        return True
 
     def read(self) -> pd.DataFrame:
         """All complete rows, one per configuration, as a DataFrame (empty if none)."""
@@ -69,7 +79,8 @@ class ResultsStore:
             try:
                 frames.append(pd.read_parquet(p))
             except Exception as err:  # a damaged file: report, skip, never trust
-                warnings.warn(f"results file {p} is unreadable ({err}); its row is skipped",
+                warnings.warn(f"results file {p} is unreadable ({err}); its row is skipped (run "
+                              "that configuration again to replace it, or delete the file)",
                               stacklevel=2)
         if not frames:
             return pd.DataFrame(columns=[*CONFIG_COLUMNS, "run_key"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import InvalidParameterError
 from .base import EncoderSpec, Preprocessing, register
 
 RANDOM_SEED = 0
@@ -17,13 +18,24 @@ class Pixels(nn.Module):
         return x.flatten(1)
 
 
+def _no_weights(name: str, weights: str | None) -> None:
+    if weights is not None:  # never let a weights file be silently ignored
+        raise InvalidParameterError(
+            f"{name} has no weights to load, so --weights {weights} would be ignored; drop --weights "
+            "or choose an encoder that takes a checkpoint"
+        )
+
+
 def _pixels(weights: str | None = None) -> nn.Module:
+    _no_weights("pixels", weights)
     return Pixels().eval()
 
 
 def _random_timm(arch: str, **kwargs: object):
     def build(weights: str | None = None) -> nn.Module:
         import timm
+
+        _no_weights(f"the random-init {arch}", weights)
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)

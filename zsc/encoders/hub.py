@@ -106,14 +106,26 @@ def load_state_dict(path: str | os.PathLike[str], *, who: str = "") -> dict[str,
         ) from err
 
 
-def load_strict(model: Any, state_dict: dict[str, Any], *, who: str = "") -> Any:
-    """Load with no missing or unexpected keys, or say which keys are wrong."""
-    result = model.load_state_dict(state_dict, strict=False)
+def load_strict(model: Any, state_dict: dict[str, Any], *, who: str = "",
+                path: str | os.PathLike[str] | None = None) -> Any:
+    """Load with no missing or unexpected keys and no wrong shapes, or raise one
+    `WeightsUnavailableError` that names the file, the keys that are wrong and what to do."""
+    what = f"weights file {path}" if path is not None else "checkpoint"
+    fix = ("Pass the checkpoint made for this encoder (same architecture and size), or delete the "
+           "file and download it again.")
+    try:
+        result = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # right keys, wrong shapes (e.g. another model size)
+        lines = [ln.strip() for ln in str(err).splitlines()[1:] if ln.strip()] or [str(err)]
+        detail = "; ".join(ln.rstrip(".") for ln in lines[:3]) + ("; ..." if len(lines) > 3 else "")
+        raise WeightsUnavailableError(
+            f"{who + ': ' if who else ''}{what} does not fit the model ({detail}). {fix}"
+        ) from err
     if result.missing_keys or result.unexpected_keys:
         raise WeightsUnavailableError(
-            f"{who + ': ' if who else ''}checkpoint does not fit the model: "
+            f"{who + ': ' if who else ''}{what} does not fit the model: "
             f"missing keys {list(result.missing_keys)[:5]}, unexpected keys "
-            f"{list(result.unexpected_keys)[:5]}"
+            f"{list(result.unexpected_keys)[:5]}. {fix}"
         )
     return model
 

@@ -148,12 +148,7 @@ def efficientnet_classifier(name: str, weights: str | None = None) -> nn.Module:
         path = Path(weights)
     model = cls.from_name(w.arch)
     state = load_state_dict(path, who=name)
-    try:
-        load_strict(model, state, who=name)
-    except RuntimeError as err:  # right keys, wrong shapes
-        raise WeightsUnavailableError(
-            f"{name}: weights file {path} does not fit {w.arch} ({str(err).splitlines()[-1].strip()})"
-        ) from err
+    load_strict(model, state, who=name, path=path)
     return model.eval()
 
 

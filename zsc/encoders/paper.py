@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ..errors import WeightsUnavailableError
 from .base import CLIP_MEAN, CLIP_STD, EncoderSpec, Preprocessing, register
 from .hub import (
     fetch_hf,
@@ -261,12 +260,7 @@ def _checkpoint_build(
         path = weights if weights is not None else fetch()
         state = remap(load_state_dict(path, who=name))
         model = _uninitialised(make_model)
-        try:
-            load_strict(model, state, who=name)
-        except RuntimeError as err:  # right keys, wrong shapes (e.g. another model size)
-            raise WeightsUnavailableError(
-                f"{name}: weights file {path} does not fit the model: {str(err)[:300]}"
-            ) from err
+        load_strict(model, state, who=name, path=path)
         return model.eval()
 
     return build

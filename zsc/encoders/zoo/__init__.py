@@ -55,13 +55,7 @@ def load_backbone(kind: str, path: str | Path, *, who: str) -> nn.Module:
     unreadable, truncated or does not fit the architecture raises WeightsUnavailableError."""
     model = models.build_backbone(kind, seed=RANDOM_SEED)
     state = load_state_dict(path, who=who)
-    try:
-        load_strict(model, state, who=who)
-    except RuntimeError as err:  # right keys, wrong shapes
-        raise WeightsUnavailableError(
-            f"{who}: weights file {path} does not fit the {models.BACKBONE_FAMILIES[kind]} "
-            f"backbone ({str(err).splitlines()[-1].strip()})"
-        ) from err
+    load_strict(model, state, who=who, path=path)
     return model.eval()
 
 

@@ -1,0 +1,198 @@
+"""`zsc batch`: grids expand, run locally and on Dask with the same rows, resume after SIGKILL,
+isolate a failing job, and reject bad notebook parameters before execution."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from zsc import batch
+from zsc.cli import main
+from zsc.errors import InvalidParameterError, UnknownNameError
+from zsc.results import ResultsStore
+
+CLUSTERERS = ["kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan"]
+METRICS = ["run_key", "encoder", "dataset", "seed", "clusterer", "reducer", "ami", "ari", "nmi",
+           "n_clusters_pred", "silhouette_original", "silhouette_umap"]
+
+
+def grid_file(tmp: Path, stages: list[dict], name: str = "t") -> Path:
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"name": name, "results": str(tmp / "results"),
+                                    "stages": stages}))
+    return path
+
+
+def small_stages(n: int = 120) -> list[dict]:
+    """2 embeddings + 12 clusterings (6 clusterers x 2 seeds) of 120 digits + 2 kNN = 16 jobs."""
+    common = {"encoder": "pixels", "dataset": "digits", "n_samples": n}
+    return [
+        {"kind": "embed", "params": common, "product": {"seed": [0, 1]}},
+        {"kind": "cluster", "params": common, "product": {"seed": [0, 1], "clusterer": CLUSTERERS}},
+        {"kind": "knn", "params": {**common, "n_train": n, "ks": [1, 10]}, "product": {"seed": [0, 1]}},
+    ]
+
+
+def rows(results: Path) -> pd.DataFrame:
+    df = ResultsStore(results / "clustering").read()
+    return df[METRICS].sort_values("run_key").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def shared_home(tmp_path_factory):
+    """One zsc home (embedding / UMAP caches) for the module: runs differ only in their stores."""
+    home = tmp_path_factory.mktemp("zsc_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ZSC_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory, shared_home):
+    tmp = tmp_path_factory.mktemp("local")
+    path = grid_file(tmp, small_stages())
+    code = main(["batch", str(path), "--jobs", "2", "--no-progress"])
+    return tmp, path, code
+
+
+# --------------------------------------------------------------------------- expansion
+def test_grid_expands_product_and_list(tmp_path):
+    stage = {"kind": "cluster", "params": {"encoder": "pixels", "n_samples": 50},
+             "product": {"seed": [0, 1], "clusterer": ["kmeans", "hdbscan"]},
+             "list": [{"dataset": "digits"}, {"dataset": "fashion_mnist"}]}
+    jobs, invalid = batch.expand([stage])
+    assert not invalid and len(jobs) == 8
+    assert len({j.key for j in jobs}) == 8
+    assert {j.params["dataset"] for j in jobs} == {"digits", "fashion_mnist"}
+    assert all(j.params["n_samples"] == 50 for j in jobs)
+    # the key follows the parameters, the data and the zsc version, not the order of the file
+    again, _ = batch.expand([dict(reversed(list(stage.items())))])
+    assert {j.key for j in again} == {j.key for j in jobs}
+
+
+def test_unknown_names_are_refused_before_running(tmp_path):
+    stages = [{"kind": "cluster", "params": {"encoder": "pixel", "dataset": "digits",
+                                             "clusterer": "kmeans"}},
+              {"kind": "cluster", "params": {"encoder": "pixels", "dataset": "digits",
+                                             "clusterer": "kmeans", "n_sample": 5}}]
+    jobs, invalid = batch.expand(stages)
+    assert not jobs
+    msgs = list(invalid.values())
+    assert "pixels" in msgs[0]  # closest match named
+    assert "unknown parameter(s) n_sample" in msgs[1]
+    with pytest.raises(UnknownNameError, match="embed"):
+        batch.expand([{"kind": "embedd"}])
+    with pytest.raises(UnknownNameError, match="smoke"):
+        batch.load_grid("no_such_grid")
+
+
+def test_shipped_grids_expand():
+    smoke = batch.load_grid("smoke")
+    assert len(smoke.jobs) >= 12 and not smoke.invalid
+    assert {j.kind for j in smoke.jobs} == {"embed", "cluster", "knn", "notebook"}
+    offline = batch.load_grid("offline")
+    kinds = pd.Series([j.kind for j in offline.jobs]).value_counts()
+    assert kinds["cluster"] == 6 * kinds["knn"] and kinds["embed"] == 2 * kinds["knn"]
+    paper = batch.load_grid("paper")  # no weights or data here: everything listed as not run
+    assert "supervised_resnet50" in paper.skipped and "imagenet" in paper.skipped
+
+
+# --------------------------------------------------------------------------- running
+def test_local_grid_runs_every_job_once(local_run):
+    tmp, path, code = local_run
+    assert code == 0
+    df = rows(tmp / "results")
+    assert len(df) == 12 and df["run_key"].is_unique
+    assert set(df["clusterer"]) == set(CLUSTERERS) and set(df["seed"]) == {0, 1}
+    assert len(ResultsStore(tmp / "results" / "knn").read()) == 2
+    records = list((tmp / "results" / "batch" / "jobs").glob("*.json"))
+    assert len(records) == 16
+    assert all(json.loads(p.read_text())["status"] == "done" for p in records)
+
+
+def test_rerun_skips_done_jobs_and_redoes_deleted_results(local_run, capsys):
+    tmp, path, _ = local_run
+    before = rows(tmp / "results")
+    deleted, damaged = sorted((tmp / "results" / "clustering").glob("*.parquet"))[:2]
+    deleted.unlink()
+    damaged.write_bytes(damaged.read_bytes()[:100])  # cut off: not trusted as done
+    capsys.readouterr()
+    assert main(["batch", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "16 jobs: 2 done, 14 skipped" in out
+    after = rows(tmp / "results")
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_dask_cluster_gives_identical_rows(local_run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    tmp, _, _ = local_run
+    path = grid_file(tmp_path, small_stages())
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        code = main(["batch", str(path), "--scheduler", cluster.scheduler_address, "--no-progress"])
+    assert code == 0
+    pd.testing.assert_frame_equal(rows(tmp / "results"), rows(tmp_path / "results"))
+
+
+def test_failing_job_fails_alone(shared_home, tmp_path, capsys):
+    stages = small_stages()[:2]
+    stages[1] = {**stages[1], "product": {"seed": [0], "clusterer": ["kmeans", "hdbscan"]}}
+    stages.append({"kind": "cluster", "params": {"encoder": "pixels", "dataset": "digits",
+                                                 "clusterer": "kmeans", "n_samples": 10**6}})
+    code = main(["batch", str(grid_file(tmp_path, stages)), "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "1 failed" in out and "FAILED cluster" in out and "sample size 1000000" in out
+    assert len(rows(tmp_path / "results")) == 2  # the others ran
+    failed = list((tmp_path / "results" / "batch" / "failed").glob("*.json"))
+    assert len(failed) == 1 and "Traceback" in json.loads(failed[0].read_text())["traceback"]
+
+
+def test_notebook_parameters_are_checked_before_execution(tmp_path, capsys):
+    nb = "notebooks/02_embed_and_cluster.md"
+    stages = [{"kind": "notebook", "notebook": nb, "params": {"n_samples": "many"}},
+              {"kind": "notebook", "notebook": nb, "params": {"n_sample": 100}}]
+    jobs, invalid = batch.expand(stages)
+    assert not jobs
+    a, b = invalid.values()
+    assert "02_embed_and_cluster.md" in a and "'n_samples' must be int" in a and "'many'" in a
+    assert "unknown parameter 'n_sample'" in b and "n_samples" in b
+    code = main(["batch", str(grid_file(tmp_path, stages)), "--no-progress"])
+    assert code == 1 and "rejected before execution" in capsys.readouterr().out
+    assert not (tmp_path / "results" / "batch" / "notebooks").exists()  # nothing was executed
+
+
+def test_kill_9_then_resume_leaves_one_row_per_job(shared_home, tmp_path):
+    path = grid_file(tmp_path, small_stages())
+    jobs_dir = tmp_path / "results" / "batch" / "jobs"
+    cmd = [sys.executable, "-m", "zsc.cli", "batch", str(path), "--jobs", "2", "--no-progress"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=dict(os.environ))
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(jobs_dir.glob("*.json"))) < 4:
+        assert proc.poll() is None, "the batch ended before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, mid-way
+    proc.wait()
+    done_at_kill = len(list(jobs_dir.glob("*.json")))
+    assert 4 <= done_at_kill < 16
+    assert main(["batch", str(path), "--no-progress"]) == 0
+    df = rows(tmp_path / "results")
+    assert len(df) == 12 and df["run_key"].is_unique
+    assert len(list(jobs_dir.glob("*.json"))) == 16
+    assert len(ResultsStore(tmp_path / "results" / "knn").read()) == 2
+
+
+def test_bad_jobs_option():
+    with pytest.raises(InvalidParameterError, match="at least 1"):
+        batch.run_grid(batch.Grid("g", Path("."), Path("."), [], {}, {}), jobs=0)
