@@ -132,7 +132,7 @@ def ensure_results(profile: Mapping[str, Any], *, encoders: Sequence[str] | None
     clu_path, knn_path = results_paths(profile)
     grid = Grid(str(profile["profile"]), clu_path.parent, clu_path.parent / "batch", jobs_,
                 skipped, invalid)
-    summary = run_grid(grid, jobs=jobs, progress=sys.stderr.isatty())
+    summary = run_grid(grid, jobs=jobs, progress=True)
     log(f"[zsc.book] results: {summary.done} job(s) run, {summary.skipped} already done, "
         f"in {summary.seconds:.0f}s")
     if summary.failed:
