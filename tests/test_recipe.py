@@ -35,3 +35,28 @@ def test_recommended_picks_threshold_by_silhouette(embeddings):
     assert res.n_clusters == len(np.unique(res.labels))
     # with well separated blobs the silhouette-best cut finds the five of them
     assert res.n_clusters == 5 and adjusted_rand_score(y, res.labels) > 0.9
+
+
+def test_labels_only_score_the_sweep_never_choose(embeddings):
+    X, y = embeddings
+    blind = zsc.recommended(X, seed=0)
+    told = zsc.recommended(X, seed=0, labels_true=y)
+    assert told.distance_threshold == blind.distance_threshold  # labels do not change the pick
+    np.testing.assert_array_equal(told.labels, blind.labels)
+    assert "ami" in told.sweep and "ami" not in blind.sweep
+    from zsc.recipe import choice_vs_best
+
+    summary = choice_vs_best(told.sweep)
+    assert summary["k_silhouette"] == told.n_clusters
+    assert summary["ami_best"] == pytest.approx(told.sweep["ami"].max())
+    assert summary["ami_gap"] >= 0 and summary["ami_silhouette"] > 0.9  # blobs: the pick is near best
+
+
+def test_umap_is_cached_under_the_embedding_key(embeddings, monkeypatch):
+    import zsc.reduce
+
+    X, _ = embeddings
+    first = zsc.recommended(X, n_clusters=5, seed=1, input_key="emb-abc")
+    monkeypatch.setattr(zsc.reduce.Reducer, "fit_transform", lambda *a, **k: 1 / 0)
+    again = zsc.recommended(X, n_clusters=5, seed=1, input_key="emb-abc")  # no refit
+    np.testing.assert_array_equal(first.reduced, again.reduced)

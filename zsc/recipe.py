@@ -4,14 +4,15 @@ threshold is the one whose clustering has the best silhouette in the UMAP space.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .cluster import Agglomerative, validate_embeddings
-from .metrics import silhouette
-from .reduce import Reducer
+from .metrics import ami, silhouette
+from .reduce import UMAP_PAPER, reduce
 
 
 @dataclass
@@ -44,15 +45,20 @@ def recommended(
     n_candidates: int = 40,
     max_clusters: int | None = None,
     silhouette_max_samples: int | None = 10_000,
+    input_key: str | None = None,
+    labels_true: np.ndarray | None = None,
 ) -> RecommendedResult:
     """Cluster `embeddings` the way the paper recommends.
 
     With `n_clusters`, AC ward cuts the tree into that many clusters; without, each candidate
     distance threshold is scored by the silhouette in the UMAP space and the best one is used.
+    `input_key` (an embedding's cache key) lets the UMAP come from / go to the cache.
+    `labels_true`, if given, only adds each candidate's AMI to the sweep, to show how close the
+    label-free choice comes to the best one; it never influences the choice.
     """
     x = validate_embeddings(embeddings)
-    reduced = Reducer("umap", n_components, n_neighbors=30, min_dist=0.0, metric="euclidean",
-                      seed=seed).fit_transform(x)
+    cfg = replace(UMAP_PAPER, n_components=n_components, seed=seed)
+    reduced = reduce(x, cfg, input_key=input_key, cache=input_key is not None)
     if n_clusters is not None:
         model = Agglomerative(n_clusters=n_clusters, linkage="ward").fit(reduced)
         return RecommendedResult(model.labels_, reduced, model.n_clusters_, None, None)
@@ -63,7 +69,19 @@ def recommended(
         labels = model.cut(distance_threshold=t)
         scores.append(silhouette(reduced, labels, max_samples=silhouette_max_samples, seed=seed).value)
     sweep["silhouette"] = scores
+    if labels_true is not None:
+        sweep["ami"] = [ami(labels_true, model.cut(distance_threshold=t))
+                        for t in sweep["distance_threshold"]]
     best = sweep.loc[sweep["silhouette"].idxmax()]
     labels = model.cut(distance_threshold=float(best["distance_threshold"]))
     return RecommendedResult(labels, reduced, int(labels.max() + 1),
                              float(best["distance_threshold"]), float(best["silhouette"]), sweep)
+
+
+def choice_vs_best(sweep: pd.DataFrame) -> dict[str, Any]:
+    """The silhouette-chosen cut of a sweep (with an `ami` column) against the AMI-best cut."""
+    chosen = sweep.loc[sweep["silhouette"].idxmax()]
+    best = sweep.loc[sweep["ami"].idxmax()]
+    return {"k_silhouette": int(chosen["n_clusters"]), "ami_silhouette": float(chosen["ami"]),
+            "k_best": int(best["n_clusters"]), "ami_best": float(best["ami"]),
+            "ami_gap": float(best["ami"] - chosen["ami"])}
