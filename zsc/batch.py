@@ -241,13 +241,15 @@ def load_grid(name_or_path: str, *, results: str | None = None,
         prof = load_profile(str(spec["profile"]))
         pstages, skipped = profile_stages(prof)
         stages = pstages + stages
+    # paths in the file are relative to the repository (shipped grids) or to the file;
+    # paths given on the command line are relative to the working directory
     base = ROOT if path.resolve().is_relative_to(ROOT) else path.parent
-    res_dir = results or spec.get("results") or (prof["results_dir"] if prof else f"_build/results/{name}")
+    res_dir = spec.get("results") or (prof["results_dir"] if prof else f"_build/results/{name}")
     if not stages:
         raise InvalidParameterError(f"grid file {path} has no stages (and no profile)")
     jobs, invalid = expand(stages)
-    res_path = _resolve(res_dir, base)
-    out_path = _resolve(output or spec.get("output") or res_path / "batch", base)
+    res_path = Path(results).resolve() if results else _resolve(res_dir, base)
+    out_path = Path(output).resolve() if output else _resolve(spec.get("output") or res_path / "batch", base)
     return Grid(name, res_path, out_path, jobs, skipped, invalid)
 
 
