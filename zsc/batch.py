@@ -509,7 +509,7 @@ class Summary:
 def run_grid(grid: Grid, *, jobs: int = 1, scheduler: str | None = None, progress: bool = True,
              log: Callable[[str], None] = print) -> Summary:
     """Run every job of `grid` that is not done yet; return the summary (never raises on a job)."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar everywhere (no widget warning inside notebooks)
 
     if jobs < 1:
         raise InvalidParameterError(f"--jobs must be at least 1, got {jobs}")

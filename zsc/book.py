@@ -115,7 +115,7 @@ def skip_note(skipped: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------- results
 def ensure_results(profile: Mapping[str, Any], *, encoders: Sequence[str] | None = None,
                    datasets: Sequence[str] | None = None, knn: bool = True, jobs: int = 1,
-                   log: Callable[[str], None] = print) -> dict[str, Any]:
+                   progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the profile's batch grid (embed, cluster, kNN jobs; done jobs are skipped) and return
     a summary. Failed jobs fail the build, naming each job and its message."""
     from .batch import Grid, expand, profile_stages, run_grid
@@ -132,7 +132,7 @@ def ensure_results(profile: Mapping[str, Any], *, encoders: Sequence[str] | None
     clu_path, knn_path = results_paths(profile)
     grid = Grid(str(profile["profile"]), clu_path.parent, clu_path.parent / "batch", jobs_,
                 skipped, invalid)
-    summary = run_grid(grid, jobs=jobs, progress=True)
+    summary = run_grid(grid, jobs=jobs, progress=progress)
     log(f"[zsc.book] results: {summary.done} job(s) run, {summary.skipped} already done, "
         f"in {summary.seconds:.0f}s")
     if summary.failed:
