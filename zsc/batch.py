@@ -68,10 +68,11 @@ def _run_embed(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]
     from .embed import embed
     from .reduce import UMAP_PAPER, reduce
 
-    split = p.get("split") or get_dataset(p["dataset"]).default_split
+    default_split = get_dataset(p["dataset"]).default_split
+    split = p.get("split") or default_split
     emb = embed(p["encoder"], p["dataset"], split, n_samples=p.get("n_samples"),
                 seed=int(p.get("seed", 0)), device=p.get("device"), progress=False)
-    if p.get("umap", split == get_dataset(p["dataset"]).default_split):
+    if p.get("umap", split == default_split):
         reduce(emb.features, dataclasses.replace(UMAP_PAPER, seed=int(p.get("seed", 0))),
                input_key=emb.key)
     return {"embedding_key": emb.key, "n": len(emb), "from_cache": emb.from_cache}
@@ -98,7 +99,7 @@ def _run_knn(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
 
     row = knn(p["encoder"], p["dataset"], n_samples=p.get("n_samples"), n_train=p.get("n_train"),
               seed=int(p.get("seed", 0)), ks=p.get("ks", KNN_KS), store=results / "knn",
-              device=p.get("device"), progress=False, overwrite=True)
+              device=p.get("device"), progress=False)
     return {"artifacts": [str(results / "knn" / f"{row['run_key']}.parquet")],
             **{k: v for k, v in row.items() if k.startswith("knn_acc_")}}
 
@@ -515,7 +516,7 @@ def run_grid(grid: Grid, *, jobs: int = 1, scheduler: str | None = None, progres
         raise InvalidParameterError(f"--jobs must be at least 1, got {jobs}")
     t0 = time.perf_counter()
     summary = Summary(grid.name, len(grid.jobs) + len(grid.invalid))
-    summary.not_run = {**{k: f"skipped: {v}" for k, v in grid.skipped.items()}}
+    summary.not_run = {k: f"skipped: {v}" for k, v in grid.skipped.items()}
     for name, why in grid.invalid.items():
         summary.failed.append({"name": name, "error": f"rejected before execution: {why}"})
     todo = [j for j in grid.jobs if not is_done(grid.output, j.key)]

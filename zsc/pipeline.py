@@ -19,7 +19,7 @@ from .embed import Embeddings, embed
 from .encoders import get_encoder
 from .metrics import KNN_KS, KNN_TEMPERATURE, SILHOUETTE_MAX_SAMPLES, knn_accuracy, score_clustering
 from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape, reduce
-from .results import ResultsStore, run_key
+from .results import ResultsStore
 
 
 def run(
@@ -123,17 +123,13 @@ def knn(
     encoder: str, dataset: str, *, n_samples: int | None = None, n_train: int | None = None,
     seed: int = 0, ks: Sequence[int] = KNN_KS,
     store: ResultsStore | str | os.PathLike[str] | None = None, device: str | None = None,
-    progress: bool = True, overwrite: bool = False,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Weighted kNN accuracy of the test embedding against the train embedding, stored as one row
-    (an existing row of the same configuration is returned as is unless `overwrite`)."""
+    (replacing the row of the same configuration, as `run` does)."""
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store)
     cfg = knn_config(encoder, dataset, n_samples, n_train, seed, ks)
-    key = run_key(cfg)
-    if key in store and not overwrite:
-        rows = store.read()
-        return rows[rows["run_key"] == key].iloc[0].to_dict()
     t0 = time.perf_counter()
     te = embed(encoder, dataset, "test", n_samples=n_samples, seed=seed, device=device, progress=progress)
     tr = embed(encoder, dataset, "train", n_samples=n_train, seed=seed, device=device, progress=progress)
