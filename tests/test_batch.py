@@ -172,6 +172,25 @@ def test_notebook_parameters_are_checked_before_execution(tmp_path, capsys):
     assert not (tmp_path / "results" / "batch" / "notebooks").exists()  # nothing was executed
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(p.name))
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_kill_9_then_resume_leaves_one_row_per_job(shared_home, tmp_path):
     path = grid_file(tmp_path, small_stages())
     jobs_dir = tmp_path / "results" / "batch" / "jobs"
@@ -182,9 +201,14 @@ def test_kill_9_then_resume_leaves_one_row_per_job(shared_home, tmp_path):
     while time.time() < deadline and len(list(jobs_dir.glob("*.json"))) < 4:
         assert proc.poll() is None, "the batch ended before it could be killed"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # the batch and its workers, mid-way
+    workers = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)  # the batch itself, mid-way, as `kill -9 PID` would
     proc.wait()
     done_at_kill = len(list(jobs_dir.glob("*.json")))
+    deadline = time.time() + 20  # its pool workers notice and end, instead of idling forever
+    while time.time() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    assert workers and not any(_alive(w) for w in workers)
     assert 4 <= done_at_kill < 16
     assert main(["batch", str(path), "--no-progress"]) == 0
     df = rows(tmp_path / "results")

@@ -446,11 +446,25 @@ def _limit_threads(n: int) -> None:
 
 
 # --------------------------------------------------------------------------- executors
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the batch that started it is gone (killed with
+    SIGKILL, say); an idle pool worker would otherwise wait on its queue forever."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)  # mid-job is safe: every file is written atomically, the job record last
+
+    threading.Thread(target=watch, daemon=True, name="zsc-parent-watch").start()
+
+
 def _local_executor(n_jobs: int) -> Any:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
 
 
 def _submit_all(jobs: Sequence[Job], grid: Grid, jobs_n: int, scheduler: str | None
