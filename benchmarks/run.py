@@ -212,24 +212,29 @@ class Bench:
         self.rows.append(row)
         self.log("    " + " | ".join(_cells(row)))
 
-    # ---- 1. agglomerative ward
-    def case_ac(self) -> None:
+    def same_partition(self, what: str, z: Any, other: Any) -> str:
+        """ARI of zsc's labels against the other path's, recorded as a "same partition" target;
+        the table's check text ("" when either did not run)."""
         from sklearn.metrics import adjusted_rand_score
 
+        if not (z.ok and other.ok):
+            return ""
+        ari = adjusted_rand_score(other.result["labels"], z.result["labels"])
+        self.targets.append(Target(f"{what}: same partition as scikit-learn", ari == 1.0,
+                                   f"ARI {ari:.6f}"))
+        return f"ARI(zsc, sklearn) = {ari:.6f}"
+
+    # ---- 1. agglomerative ward
+    def case_ac(self) -> None:
         d, k = self.sizes["ac_d"], self.sizes["classes"]
         for n in self.sizes["ac"]:
             self.log(f"[ac] ward, {n} x {d}, {k} clusters")
             p = {"data": self.data(n, d), "k": k}
             z = self.run("ac_zsc", p)
             s = self.run("ac_sklearn", p, estimate=C.ac_sklearn_bytes(n, d))
-            check = ""
-            if z.ok and s.ok:
-                ari = adjusted_rand_score(s.result["labels"], z.result["labels"])
-                check = f"ARI(zsc, sklearn) = {ari:.6f}"
-                self.targets.append(Target(f"AC ward {n}x{d}: same partition as scikit-learn",
-                                           ari == 1.0, f"ARI {ari:.6f}"))
-                if s.peak:
-                    check += f"; sklearn est. {_gib(s.estimate)} vs measured {_gib(s.peak)}"
+            check = self.same_partition(f"AC ward {n}x{d}", z, s)
+            if check and s.peak:
+                check += f"; sklearn est. {_gib(s.estimate)} vs measured {_gib(s.peak)}"
             self.add(Row("AC ward", n, d, z, "sklearn AgglomerativeClustering(ward)", s, check))
             if n == 50_000:
                 self.targets.append(Target("AC ward 50,000x50: zsc peak RSS <= 1 GiB",
@@ -359,20 +364,13 @@ class Bench:
 
     # ---- spectral on the raw embedding
     def case_spectral(self) -> None:
-        from sklearn.metrics import adjusted_rand_score
-
         d, k = self.sizes["spectral_d"], self.sizes["classes"]
         for n in self.sizes["spectral"]:
             self.log(f"[spectral] raw embedding {n} x {d}, {k} clusters")
             p = {"data": self.data(n, d), "k": k}
             z = self.run("spectral_zsc", p, timeout=self.limits.step_timeout)
             o = self.run("spectral_sklearn", p, timeout=self.limits.step_timeout)
-            check = ""
-            if z.ok and o.ok:
-                ari = adjusted_rand_score(z.result["labels"], o.result["labels"])
-                check = f"ARI(zsc, sklearn) = {ari:.6f}"
-                self.targets.append(Target(f"spectral {n}x{d}: same partition as scikit-learn",
-                                           ari == 1.0, f"ARI {ari:.6f}"))
+            check = self.same_partition(f"spectral {n}x{d}", z, o)
             self.add(Row("Spectral (raw)", n, d, z, "sklearn SpectralClustering (kNN affinity, ARPACK)",
                          o, check))
 

@@ -319,19 +319,15 @@ def profile_stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], di
     """The embed, cluster and kNN stages a book profile needs (sample sizes clamped to each
     dataset's split), and what had to be left out here (encoders without weights, absent data)."""
     from .book import available_encoders
-    from .data import load_dataset
+    from .data import clamp_samples
 
     encoders, skipped = available_encoders(profile["encoders"])
     seed, ks = int(profile["seed"]), [int(k) for k in profile["knn_ks"]]
-
-    def clamp(ds: str, split: str | None, n: int | None) -> int | None:
-        total = len(load_dataset(ds, split).labels)  # also: does it load here?
-        return None if n is None else min(int(n), total)
-
     sizes = {}
     for ds in profile["datasets"]:
         try:
-            sizes[ds] = (clamp(ds, None, profile["n_samples"]), clamp(ds, "train", profile.get("knn_n_train")))
+            sizes[ds] = (clamp_samples(ds, profile["n_samples"]),
+                         clamp_samples(ds, profile.get("knn_n_train"), "train"))
         except ZscError as err:
             skipped[ds] = str(err).split(". ")[0]
     pairs = [(e, d) for d in sizes for e in encoders]

@@ -168,6 +168,13 @@ def fingerprint(name: str, data_dir: str | None = None) -> str:
     return config_hash({"dataset": name, "files": sorted(entries)})
 
 
+def clamp_samples(name: str, n: int | None, split: str | None = None) -> int | None:
+    """A profile's sample size `n` clamped to the split's size (None: the whole split). Loads the
+    split, so a dataset that is absent here fails now, with its message."""
+    total = len(load_dataset(name, split).labels)
+    return None if n is None else min(int(n), total)
+
+
 def subsample_indices(labels: np.ndarray, n: int | None, seed: int = 0) -> np.ndarray:
     """Seeded random subset of `n` indices, sorted; all indices when n is None."""
     total = len(labels)
@@ -239,9 +246,14 @@ _FASHION_HOW = (
 )
 
 
+def _fashion_variant_dir(root: Path) -> Path:
+    """A shifted variant reads Fashion-MNIST's own files (its root is never used)."""
+    return fashion_mnist_dir(root.parent / "fashion_mnist")
+
+
 def _load_fashion(root: Path, split: str, name: str = "fashion_mnist",
                   transform: Callable[[np.ndarray], np.ndarray] | None = None) -> LoadedDataset:
-    folder = fashion_mnist_dir(root if name == "fashion_mnist" else root.parent / "fashion_mnist")
+    folder = fashion_mnist_dir(root) if name == "fashion_mnist" else _fashion_variant_dir(root)
     try:
         images, labels = _fashion_arrays(str(folder), split)
     except (OSError, ValueError, EOFError, struct.error) as err:
@@ -323,7 +335,7 @@ for _name, _title, _fn in [
     DATASETS.register(_name, DatasetSpec(
         _name, _title, "Far-OOD",
         (lambda root, split, name, _f=_fn: _load_fashion(root, split, name, _f)),
-        how_to_get=_FASHION_HOW, source=lambda root: fashion_mnist_dir(root.parent / "fashion_mnist"),
+        how_to_get=_FASHION_HOW, source=_fashion_variant_dir,
         offline=True, offline_group="Domain-shift",
         levels=("coarse", "fine"),
     ))
