@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.chdir(ROOT)  # the book project is found from the working directory, as jupyter-book does
 
 
 @pytest.fixture(autouse=True)

@@ -166,6 +166,14 @@ def test_level_table():
     assert analysis.level_table(pd.DataFrame([_row("e", "d", "kmeans", 0.5)])).empty
 
 
+def test_paper_spearman_selection_drops_clip_and_imagenet_variants():
+    df = pd.DataFrame({"dataset": ["imagenet", "imagenet_r", "cifar10", "cifar10"],
+                       "encoder_method": ["dino", "dino", "clip", "mae"]})
+    kept = analysis.paper_spearman_selection(df)
+    assert kept.to_dict("records") == [{"dataset": "imagenet", "encoder_method": "dino"},
+                                       {"dataset": "cifar10", "encoder_method": "mae"}]
+
+
 def test_spearman_pooled_over_families():
     res = pd.DataFrame([_row("e0", "d", "kmeans", 0.1, family="F"), _row("e1", "d", "kmeans", 0.3, family="G"),
                         _row("e2", "d", "kmeans", 0.2, family="G")])

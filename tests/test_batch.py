@@ -160,13 +160,13 @@ def test_failing_job_fails_alone(shared_home, tmp_path, capsys):
 
 def test_notebook_parameters_are_checked_before_execution(tmp_path, capsys):
     nb = "notebooks/02_embed_and_cluster.md"
-    stages = [{"kind": "notebook", "notebook": nb, "params": {"n_samples": "many"}},
+    stages = [{"kind": "notebook", "notebook": nb, "params": {"showcase_dataset": 3}},
               {"kind": "notebook", "notebook": nb, "params": {"n_sample": 100}}]
     jobs, invalid = batch.expand(stages)
     assert not jobs
     a, b = invalid.values()
-    assert "02_embed_and_cluster.md" in a and "'n_samples' must be int" in a and "'many'" in a
-    assert "unknown parameter 'n_sample'" in b and "n_samples" in b
+    assert "02_embed_and_cluster.md" in a and "'showcase_dataset' must be str" in a and "3" in a
+    assert "unknown parameter 'n_sample'" in b and "profile" in b
     code = main(["batch", str(grid_file(tmp_path, stages)), "--no-progress"])
     assert code == 1 and "rejected before execution" in capsys.readouterr().out
     assert not (tmp_path / "results" / "batch" / "notebooks").exists()  # nothing was executed

@@ -14,15 +14,19 @@ import papermill as pm
 import pytest
 import yaml
 
-from zsc import book
+from zsc import config, profiles
+from zsc.errors import UnknownNameError
+from zsc.report import build as book
+from zsc.report import notebooks
 
-SOURCES = book.notebook_sources()
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = notebooks.sources()
 NAMES = [p.stem for p in SOURCES]
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
 def test_every_notebook_is_listed_in_the_toc_once():
-    toc = yaml.safe_load((book.ROOT / "_toc.yml").read_text())
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     files = [c["file"] for c in toc["chapters"]] + [toc["root"]]
     assert len(files) == len(set(files))
     for name in NAMES:
@@ -46,12 +50,22 @@ def test_parameters_are_injected(src, tmp_path):
     tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
     out = tmp_path / f"{src.stem}.ipynb"
-    pm.execute_notebook(nb, str(out), parameters={"profile": "injected", "n_samples": 7, "seed": 3},
+    pm.execute_notebook(nb, str(out), parameters={"profile": "injected", "results_dir": "/r"},
                         prepare_only=True, kernel_name="python3", progress_bar=False)
     got = nbformat.read(out, as_version=4)
     inj = got.cells[tagged[0] + 1]
     assert "injected-parameters" in inj.metadata.get("tags", [])
-    assert 'profile = "injected"' in inj.source and "n_samples = 7" in inj.source and "seed = 3" in inj.source
+    assert 'profile = "injected"' in inj.source and 'results_dir = "/r"' in inj.source
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=NAMES)
+def test_chapters_take_the_profile_not_its_values(src):
+    """One parameter names the profile; the values live in the profile (and the provenance)."""
+    declared = set(notebooks.parameter_defaults(src))
+    assert {"profile", "results_dir"} <= declared
+    assert declared <= {"profile", "results_dir", "showcase_encoder", "showcase_dataset",
+                        "showcase_clusterer"}
+    assert "chapter(profile, results_dir" in src.read_text()
 
 
 def test_profiles_load_and_name_known_clusterers():
@@ -59,19 +73,26 @@ def test_profiles_load_and_name_known_clusterers():
     from zsc.data import DATASETS
 
     for name in ("smoke", "offline", "paper"):
-        prof = book.load_profile(name)
+        prof = profiles.load_profile(name)
         assert prof["profile"] == name
         assert set(prof["clusterers"]) <= set(CLUSTERERS.names())
         assert all(d in DATASETS for d in prof["datasets"])
 
 
 def test_unknown_profile_and_unavailable_encoders():
-    with pytest.raises(book.BuildError, match="no profile"):
-        book.load_profile("nope")
-    usable, skipped = book.available_encoders(["pixels", "no_such_encoder", "supervised_resnet50"])
+    with pytest.raises(UnknownNameError, match="no profile"):
+        profiles.load_profile("nope")
+    usable, skipped = profiles.available_encoders(["pixels", "no_such_encoder", "supervised_resnet50"])
     assert usable == ["pixels"]
     assert "no_such_encoder" in skipped and "supervised_resnet50" in skipped
-    assert "no_such_encoder" in book.skip_note(skipped)
+    assert "no_such_encoder" in profiles.skip_note(skipped)
+
+
+def test_outside_a_project_the_book_says_where_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.project_root() is None
+    with pytest.raises(notebooks.NotebookError, match="checkout of zsc"):
+        book.build("smoke", site=False)
 
 
 def test_jupyter_book_is_1x():
@@ -89,17 +110,17 @@ def test_jupyter_book_2x_is_refused_loudly(monkeypatch):
 def smoke(tmp_path_factory):
     """Compute the smoke profile's results in a fresh zsc home and execute every notebook."""
     tmp = tmp_path_factory.mktemp("book")
-    prof = book.load_profile("smoke")
+    prof = profiles.load_profile("smoke")
     prof["results_dir"] = str(tmp / "results")
     path = tmp / "smoke.yaml"
     path.write_text(yaml.safe_dump(prof))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ZSC_HOME", str(tmp / "zsc_home"))
         mp.setenv("ZSC_OFFLINE", "1")
-        prof = book.load_profile(str(path))
-        summary = book.ensure_results(prof, log=lambda s: None)
+        prof = profiles.load_profile(str(path))
+        summary = book.compute(prof, log=lambda s: None)
         outs = book.execute_all(prof, out_dir=tmp / "notebooks", log=lambda s: None)
-        again = book.ensure_results(prof, log=lambda s: None)
+        again = book.compute(prof, log=lambda s: None)
     return {"profile": prof, "summary": summary, "again": again, "outs": outs}
 
 
@@ -109,7 +130,7 @@ def test_smoke_results_are_cached(smoke):
     # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset
     assert smoke["summary"]["computed"] == n * (2 + len(prof["clusterers"]) + 1)
     assert smoke["again"]["computed"] == 0
-    res, knn = book.load_results(prof)
+    res, knn = profiles.load_results(prof)
     assert len(res) == n * len(prof["clusterers"]) and len(knn) == n
     assert {f"knn_acc_k{k}" for k in prof["knn_ks"]} <= set(knn.columns)
 
@@ -123,7 +144,7 @@ def test_smoke_notebooks_execute_with_figures_and_provenance(smoke):
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{out.name} has no figure"
         assert any("**Figure" in o.get("data", {}).get("text/markdown", "") for o in outputs), out.name
         prov = nb.metadata["zsc_provenance"]
-        assert prov["profile"] == "smoke" and prov["parameters"]["n_samples"] == 300
+        assert prov["profile"] == "smoke" and prov["parameters"]["profile"].endswith("smoke.yaml")
         assert prov["results_rows"] > 0 and len(prov["results_hash"]) == 16
         assert "Provenance" in nb.cells[-1].source
 
@@ -134,10 +155,8 @@ def test_failing_notebook_names_itself_and_its_partial_copy(tmp_path, monkeypatc
     src.write_text("---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n"
                    "```{code-cell} ipython3\n:tags: [parameters]\n\nx = 1\n```\n\n"
                    "```{code-cell} ipython3\nraise ValueError('boom')\n```\n")
-    monkeypatch.setattr(book, "ROOT", tmp_path)
-    monkeypatch.setattr(book, "NOTEBOOKS", src.parent)
-    with pytest.raises(book.BuildError) as err:
-        book.execute_notebook(src, tmp_path / "out" / "99_broken.ipynb", {"x": 2})
+    with pytest.raises(notebooks.NotebookError) as err:
+        notebooks.execute(src, tmp_path / "out" / "99_broken.ipynb", {"x": 2})
     msg = str(err.value)
     partial = tmp_path / "out" / "99_broken.partial.ipynb"
     assert "99_broken.md" in msg and "ValueError" in msg and "boom" in msg
@@ -159,7 +178,7 @@ def test_smoke_book_builds_and_pages_render(tmp_path):
         assert "<img" in page.read_text(), f"{page.name} has no figure"
     if CHROMIUM is None:
         pytest.skip("chromium not installed: pages checked as HTML only, no screenshots")
-    shots = book.BUILD / "screenshots"
+    shots = ROOT / "_build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     for page in pages:
         png = shots / f"{page.parent.name}-{page.stem}.png"

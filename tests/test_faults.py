@@ -69,15 +69,15 @@ def test_1_unknown_name_lists_known_names_and_closest(capsys, argv, kind, name, 
 
 
 def test_1_unknown_profile(capsys):
-    from zsc import book
+    from zsc import book, profiles
 
     with pytest.raises(UnknownNameError) as err:
-        book.load_profile("ofline")
-    assert isinstance(err.value, ZscError) and isinstance(err.value, book.BuildError)
-    assert str(err.value) == ("no profile 'ofline'. Did you mean 'offline'? Known profiles: "
+        profiles.load_profile("ofline")
+    assert isinstance(err.value, ZscError)
+    assert str(err.value) == ("no profile 'ofline'. Did you mean 'offline'? Shipped profiles: "
                               "offline, paper, smoke (or give the path of a .yaml file)")
     assert book.main(["build", "--profile", "ofline", "--no-site"]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == [f"zsc.book: error: {err.value}"]
+    assert capsys.readouterr().err.strip().splitlines() == [f"zsc: error: {err.value}"]
 
 
 # --------------------------------------------------------------------------- 2. invalid numbers

@@ -1,11 +1,11 @@
 """zsc — zero-shot clustering of unseen datasets with pretrained encoders (arXiv 2406.02465).
 
-Stages flow one way: data -> encoders -> embed -> reduce -> cluster -> metrics -> results.
+Stages flow one way: data -> encoders -> embed -> reduce -> cluster -> metrics -> results ->
+analysis; profiles -> batch -> report -> cli compose them.
 """
 
-__version__ = "0.1.0"
-
-from .errors import ZscError  # noqa: E402
+from ._version import __version__
+from .errors import ZscError
 
 
 def recommended(*args, **kwargs):  # noqa: D103 — documented in zsc.recipe

@@ -1,7 +1,7 @@
 """Analysis of the results store: pure functions of the tidy results DataFrame.
 
 Every function takes DataFrames (as `ResultsStore.read()` returns them, or kNN rows as
-`zsc.book` stores them) and returns a new DataFrame; nothing here reads files or global state.
+the kNN jobs store them) and returns a new DataFrame; nothing here reads files or global state.
 The paper's own numbers are kept as data, always labelled as the paper's.
 """
 
@@ -25,34 +25,28 @@ SUPERVISED_REFERENCE = {
     "ViT-small": "zoo_supervised_vit",
 }
 
-# The paper's Spearman correlation (x100) between AMI and kNN accuracy, per backbone,
-# clusterer and k (talk slides, seed 004).
-_PAPER_SPEARMAN_ROWS = {
-    ("RN50", "K-Means"): (51, 48, 48, 48, 49),
-    ("RN50", "Spectral"): (54, 52, 52, 53, 53),
-    ("RN50", "AC w/ C"): (49, 47, 47, 47, 47),
-    ("RN50", "AC w/o C"): (45, 44, 44, 44, 44),
-    ("RN50", "Affinity Prop."): (49, 47, 47, 47, 47),
-    ("RN50", "HDBSCAN"): (51, 49, 49, 49, 49),
-    ("ViT-B", "K-Means"): (37, 37, 37, 39, 39),
-    ("ViT-B", "Spectral"): (37, 38, 38, 40, 40),
-    ("ViT-B", "AC w/ C"): (33, 34, 34, 35, 36),
-    ("ViT-B", "AC w/o C"): (39, 40, 40, 41, 41),
-    ("ViT-B", "Affinity Prop."): (36, 37, 36, 38, 38),
-    ("ViT-B", "HDBSCAN"): (38, 39, 38, 40, 40),
-}
+# The paper's AMI-vs-kNN Spearman correlation leaves out the CLIP encoders and four ImageNet
+# variants (its code: analysis/knn_ami_collate.py:41-42); `paper_spearman_selection` does the same.
+PAPER_SPEARMAN_EXCLUDED_METHODS = ("clip",)
+PAPER_SPEARMAN_EXCLUDED_DATASETS = ("imagenet_v2", "imagenet_r", "imagenet_sketch", "imagenet_o")
 PAPER_KS = (1, 10, 20, 100, 200)
 
 
 def paper_spearman_table() -> pd.DataFrame:
     """The paper's AMI-vs-kNN Spearman table (x100): index (arch, clusterer), columns k=..."""
-    rows = [
-        {"arch": a, "clusterer_title": c, **{f"k={k}": v for k, v in zip(PAPER_KS, vals, strict=True)}}
-        for (a, c), vals in _PAPER_SPEARMAN_ROWS.items()
-    ]
-    df = pd.DataFrame(rows).set_index(["arch", "clusterer_title"])
+    from .resources import path
+
+    df = pd.read_csv(path("paper_spearman.csv"), comment="#").set_index(["arch", "clusterer_title"])
     df.attrs["source"] = PAPER_SOURCE
     return df
+
+
+def paper_spearman_selection(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows the paper's Spearman(AMI, kNN) uses: no CLIP encoder, no ImageNet-v2/-R/-Sketch/-O."""
+    keep = ~df["dataset"].isin(PAPER_SPEARMAN_EXCLUDED_DATASETS)
+    if "encoder_method" in df.columns:
+        keep &= ~df["encoder_method"].isin(PAPER_SPEARMAN_EXCLUDED_METHODS)
+    return df[keep]
 
 
 # --------------------------------------------------------------------------- helpers

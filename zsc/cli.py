@@ -1,4 +1,4 @@
-"""The `zsc` command line: list what is registered, embed, cluster, run and store results.
+"""The `zsc` command line: list what is registered, embed, cluster, run grids, build the book.
 
 Errors print one line (`zsc: error: ...`) and exit 2; `--debug` shows the traceback.
 """
@@ -10,9 +10,10 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from .errors import ZscError
+from .errors import InvalidParameterError, ZscError
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -72,7 +73,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.reducer:
         n: int | float | None = args.n_components
         reducer = ReducerConfig(args.reducer, n if args.reducer != "none" else None)
-    params = json.loads(args.params) if args.params else None
+    params = _json_arg("--params", args.params) if args.params else None
     t0 = time.perf_counter()
 
     def show(row: dict[str, Any]) -> None:
@@ -101,10 +102,64 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_batch(args: argparse.Namespace) -> int:
-    from .batch import main_batch
+def _json_arg(flag: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InvalidParameterError(f"{flag} is not valid JSON ({err.msg} at character "
+                                    f"{err.pos}): {text!r}") from None
 
-    return main_batch(args)
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import is_done, load_grid, run_grid
+
+    grid = load_grid(args.grid, results=args.results, output=args.output)
+    if args.dry_run:
+        for j in grid.jobs:
+            state = "done" if is_done(grid.output, j.key) else "todo"
+            print(f"{state:4}  {j.key}  {j.name}")
+        for name, why in grid.invalid.items():
+            print(f"bad   {name}: {why}")
+        for name, why in grid.skipped.items():
+            print(f"skip  {name}: {why}")
+        return 0
+    summary = run_grid(grid, jobs=args.jobs, scheduler=args.scheduler,
+                       progress=not args.no_progress)
+    print(summary.table())
+    print(f"results: {grid.results}; job records: {grid.output / 'jobs'}")
+    return 0 if summary.ok else 1
+
+
+def cmd_book_build(args: argparse.Namespace) -> int:
+    from .report.build import build
+
+    summary = build(args.profile, compute_results=not args.no_compute, site=not args.no_site,
+                    jobs=args.jobs)
+    print(f"[zsc book] done in {summary['seconds']}s; site: {summary.get('html', '(not built)')}")
+    return 0
+
+
+def _literal(text: str) -> Any:
+    """A -p value: a Python/JSON literal where it parses as one (3, 0.5, [1, 2], None), else text."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def cmd_notebook(args: argparse.Namespace) -> int:
+    from .report import notebooks
+    from .report.build import project
+
+    src = notebooks.resolve(args.name)
+    params = {k: _literal(v) for k, v in args.parameter or []}
+    out = Path(args.output) if args.output else project() / "_build" / "notebooks" / f"{src.stem}.ipynb"
+    t0 = time.perf_counter()
+    notebooks.execute(src, out.resolve(), params)
+    print(f"{src.name} executed in {time.perf_counter() - t0:.0f}s: {out}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -134,18 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int, default=128)
     s.set_defaults(func=cmd_embed)
 
-    for name, helptext in [("run", "embed, reduce, cluster, score and store results rows"),
-                           ("cluster", "alias of run")]:
-        s = sub.add_parser(name, help=helptext)
-        common(s)
-        s.add_argument("--clusterer", action="append",
-                       help="clusterer name (repeatable; default: all six)")
-        s.add_argument("--reducer", default=None, help="override the paper's reduction: none/pca/umap/pacmap")
-        s.add_argument("--n-components", type=float, default=50)
-        s.add_argument("--params", default=None,
-                       help='JSON of per-clusterer overrides, e.g. \'{"hdbscan": {"min_cluster_size": 10}}\'')
-        s.add_argument("--results", default=None, help="results store folder (default: $ZSC_RESULTS_DIR)")
-        s.set_defaults(func=cmd_run)
+    s = sub.add_parser("run", help="embed, reduce, cluster, score and store results rows")
+    common(s)
+    s.add_argument("--clusterer", action="append",
+                   help="clusterer name (repeatable; default: all six)")
+    s.add_argument("--reducer", default=None, help="override the paper's reduction: none/pca/umap/pacmap")
+    s.add_argument("--n-components", type=float, default=50)
+    s.add_argument("--params", default=None,
+                   help='JSON of per-clusterer overrides, e.g. \'{"hdbscan": {"min_cluster_size": 10}}\'')
+    s.add_argument("--results", default=None, help="results store folder (default: $ZSC_RESULTS_DIR)")
+    s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("results", help="show the results store")
     s.add_argument("--results", default=None)
@@ -163,6 +216,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="list the jobs and their state; run nothing")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_batch)
+
+    book = sub.add_parser("book", help="build the companion book (results, chapters, site)")
+    bsub = book.add_subparsers(dest="book_command", required=True)
+    s = bsub.add_parser("build", help="compute a profile's results, execute every chapter, build the site",
+                        description="Run inside a checkout of the project (the folder with _config.yml).")
+    s.add_argument("--profile", default="offline", help="a shipped profile (offline, paper, smoke) or a .yaml path")
+    s.add_argument("--no-compute", action="store_true", help="only read the results already there")
+    s.add_argument("--no-site", action="store_true", help="execute the chapters, skip jupyter-book")
+    s.add_argument("--jobs", "-j", type=int, default=1, help="local worker processes for the results")
+    s.set_defaults(func=cmd_book_build)
+
+    s = sub.add_parser("notebook", help="re-execute one chapter with other parameters (papermill)",
+                       description="Execute one chapter (e.g. 05_taxonomy or taxonomy) into "
+                       "_build/notebooks/, where the next `zsc book build --no-compute` renders it.")
+    s.add_argument("name", help="chapter name or path of its .md source")
+    s.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                   help="a parameter of the chapter (repeatable); VALUE is read as a literal")
+    s.add_argument("-o", "--output", default=None, help="the executed notebook (.ipynb)")
+    s.set_defaults(func=cmd_notebook)
 
     try:
         from .encoders.zoo.cli import add_zoo_subcommand

@@ -29,6 +29,18 @@ def results_dir() -> Path:
     return Path(os.environ.get("ZSC_RESULTS_DIR") or home() / "results").expanduser()
 
 
-def weights_dir() -> Path:
-    """Checkpoints that are fetched by URL rather than through timm/torch.hub ($ZSC_WEIGHTS_DIR)."""
-    return Path(os.environ.get("ZSC_WEIGHTS_DIR") or home() / "weights").expanduser()
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The book project around the working directory: the nearest folder (upwards) holding
+    `_config.yml` and `notebooks/`, as jupyter-book finds its book. None outside a project."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_config.yml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    return None
+
+
+def base_dir() -> Path:
+    """Where relative paths of profiles and shipped grids (`_build/...`) are resolved: the project
+    root when inside a book project, else the working directory."""
+    return project_root() or Path.cwd()

@@ -1,0 +1,209 @@
+"""Grid files: stages of jobs and their parameter axes, expanded into keyed jobs (nothing runs).
+
+A grid file (YAML) names job stages and their parameter axes::
+
+    name: smoke
+    results: _build/results/smoke      # stores: <results>/clustering and <results>/knn
+    output: _build/results/smoke/batch # job records, executed notebooks (default: <results>/batch)
+    profile: smoke                     # optional: embed / cluster / knn stages of a book profile
+    stages:
+      - kind: cluster                  # embed | cluster | knn | notebook
+        params: {n_samples: 200, seed: 0}                     # every job of the stage
+        product: {encoder: [pixels], clusterer: [kmeans, hdbscan]}  # every combination
+        list: [{dataset: digits}, {dataset: fashion_mnist}]   # explicit entries (x product)
+      - kind: notebook
+        notebook: notebooks/02_embed_and_cluster.md
+        product: {showcase_dataset: [digits, fashion_mnist]}
+
+A job's identity is the hash of its kind, parameters, notebook text, zsc version and the
+fingerprint of the datasets it reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import config, profiles, resources
+from .._version import __version__
+from ..errors import InvalidParameterError, ZscError
+from ..io import config_hash, sha256_file
+from ..report import notebooks
+from .jobs import JOB_KINDS, JobKind
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One unit of work: a kind, its parameters, and its identity (`key`)."""
+
+    kind: str
+    params: dict[str, Any]
+    key: str
+    slug: str  # path-safe name made of the parameters that vary across the stage
+    stage: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} {self.slug}"
+
+
+@dataclasses.dataclass
+class Grid:
+    name: str
+    results: Path
+    output: Path
+    jobs: list[Job]
+    skipped: dict[str, str]  # what could not become a job here (encoder / dataset: why)
+    invalid: dict[str, str]  # jobs rejected before execution: name -> message
+
+
+def _as_list(v: Any) -> list[Any]:
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def expand_stage(stage: Mapping[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(parameters, varying parameters) of every job of one stage: `params`, times the product
+    of the `product` axes, times the `list` entries."""
+    base = dict(stage.get("params") or {})
+    axes = {k: _as_list(v) for k, v in (stage.get("product") or {}).items()}
+    entries = [dict(e) for e in stage.get("list") or [{}]]
+    out = []
+    for combo in itertools.product(*axes.values()):
+        point = dict(zip(axes, combo, strict=True))
+        for entry in entries:
+            out.append(({**base, **point, **entry}, {**point, **entry}))
+    return out
+
+
+def _slug(varying: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    parts = [f"{k}={v if isinstance(v, (str, int, float)) else config_hash({'v': v}, 6)}"
+             for k, v in varying.items()] or ["job"]
+    text = re.sub(r"[^A-Za-z0-9=.,_-]+", "-", ",".join(parts))
+    if len(text) > 120:
+        text = text[:100] + "-" + config_hash(dict(params), 8)
+    return text
+
+
+def job_key(kind: str, params: Mapping[str, Any]) -> str:
+    """Hash of (kind, parameters, notebook text, zsc version, fingerprints of the datasets read)."""
+    from ..data import fingerprint
+
+    datasets = sorted({str(v) for k, v in params.items() if k == "dataset" or k.endswith("_dataset")})
+    data = {}
+    for d in datasets:
+        try:
+            data[d] = fingerprint(d)
+        except Exception as err:  # unknown or absent: the job itself will fail and say so
+            data[d] = f"unavailable: {type(err).__name__}"
+    ident: dict[str, Any] = {"kind": kind, "params": dict(params), "zsc_version": __version__,
+                             "data": data}
+    if kind == "notebook":
+        ident["notebook_sha"] = sha256_file(notebooks.resolve(params["notebook"]))[:16]
+    return config_hash(ident, length=20)
+
+
+def _resolve(path: str | os.PathLike[str], base: Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else base / p
+
+
+def find_grid(name_or_path: str) -> Path:
+    """A grid file by path, or a shipped grid by name (`zsc/resources/grids/<name>.yaml`)."""
+    return resources.find("grids", name_or_path, "grid")
+
+
+def load_grid(name_or_path: str, *, results: str | None = None,
+              output: str | None = None) -> Grid:
+    """Read a grid file and expand it into jobs (validated, keyed; nothing is run)."""
+    import yaml
+
+    path = find_grid(name_or_path)
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise InvalidParameterError(f"grid file {path} is not valid YAML: {err}") from None
+    if not isinstance(spec, Mapping):
+        raise InvalidParameterError(f"grid file {path} must be a mapping with 'stages'")
+    name = str(spec.get("name", path.stem))
+    stages = list(spec.get("stages") or [])
+    skipped: dict[str, str] = {}
+    prof = None
+    if spec.get("profile"):
+        prof = profiles.load_profile(str(spec["profile"]))
+        pstages, skipped = profiles.stages(prof)
+        stages = pstages + stages
+    # paths in a shipped grid are relative to the book project (or the working directory
+    # outside one), in a grid file to the file; paths given on the command line to the
+    # working directory
+    shipped = path.resolve().is_relative_to(resources.path("grids").resolve())
+    base = config.base_dir() if shipped else path.parent
+    res_dir = spec.get("results") or (prof["results_dir"] if prof else f"_build/results/{name}")
+    if not stages:
+        raise InvalidParameterError(f"grid file {path} has no stages (and no profile)")
+    jobs, invalid = expand(stages)
+    res_path = Path(results).resolve() if results else _resolve(res_dir, base)
+    out_path = Path(output).resolve() if output else _resolve(spec.get("output") or res_path / "batch", base)
+    return Grid(name, res_path, out_path, jobs, skipped, invalid)
+
+
+def expand(stages: Sequence[Mapping[str, Any]]) -> tuple[list[Job], dict[str, str]]:
+    """Jobs of every stage, and the jobs rejected before execution (name -> why)."""
+    jobs: list[Job] = []
+    invalid: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, stage in enumerate(stages):
+        kind = JOB_KINDS.get(str(stage.get("kind", "")))
+        extra = set(stage) - {"kind", "params", "product", "list", "notebook"}
+        if extra:
+            raise InvalidParameterError(
+                f"stage {i + 1} ({kind.name}): unknown key(s) {', '.join(sorted(extra))}; "
+                "a stage has kind, params, product, list (and notebook)")
+        for j, (params, varying) in enumerate(expand_stage(stage)):
+            if kind.name == "notebook":
+                params = {"notebook": stage.get("notebook"), "parameters": params}
+            slug = _slug(varying, params)
+            try:
+                check_job(kind, params)
+            except ZscError as err:
+                invalid[f"stage {i + 1} job {j + 1} ({kind.name} {slug})"] = str(err)
+                continue
+            if kind.name == "notebook":
+                params["slug"] = slug
+            key = job_key(kind.name, params)
+            if key not in seen:
+                seen.add(key)
+                jobs.append(Job(kind.name, params, key, slug, i))
+    return jobs, invalid
+
+
+def check_job(kind: JobKind, params: Mapping[str, Any]) -> None:
+    """Reject a job before execution: missing or unknown parameters, unknown names, or notebook
+    parameters the notebook does not declare or of the wrong type."""
+    if kind.name == "notebook":
+        nb = params.get("notebook")
+        if not nb:
+            raise InvalidParameterError("a notebook stage needs 'notebook: PATH'")
+        notebooks.check_parameters(notebooks.resolve(nb), params["parameters"])
+        return
+    missing = [k for k in kind.required if k not in params]
+    unknown = [k for k in params if k not in kind.required + kind.optional]
+    if missing or unknown:
+        raise InvalidParameterError(
+            f"{kind.name} job: " + "; ".join(
+                ([f"missing {', '.join(missing)}"] if missing else [])
+                + ([f"unknown parameter(s) {', '.join(unknown)}"] if unknown else []))
+            + f" (accepted: {', '.join(kind.required + kind.optional)})")
+    from ..cluster import CLUSTERERS, check_params
+    from ..data import get_dataset
+    from ..encoders import get_encoder
+
+    get_encoder(str(params["encoder"]))
+    get_dataset(str(params["dataset"]))
+    if kind.name == "cluster":
+        CLUSTERERS.get(str(params["clusterer"]))
+        check_params(str(params["clusterer"]), dict(params.get("params") or {}))

@@ -1,0 +1,90 @@
+"""The kinds of batch job — embed, cluster, kNN, notebook — and the parameters each accepts."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..registry import Registry
+
+
+@dataclasses.dataclass(frozen=True)
+class JobKind:
+    """A kind of job: what it runs and which parameters it accepts."""
+
+    name: str
+    run: Callable[[dict[str, Any], Path, Path], dict[str, Any]]  # (params, results, output)
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    device: str = "cpu"  # "gpu": benefits from an accelerator (Dask resource "GPU")
+
+
+def _run_embed(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
+    """Embed one split (cached) and, for the evaluation split, its UMAP-50: the reduction every
+    clusterer's reduced-space silhouette uses, computed once here instead of in each job."""
+    from ..data import get_dataset
+    from ..embed import embed
+    from ..reduce import UMAP_PAPER, reduce
+
+    default_split = get_dataset(p["dataset"]).default_split
+    split = p.get("split") or default_split
+    emb = embed(p["encoder"], p["dataset"], split, n_samples=p.get("n_samples"),
+                seed=int(p.get("seed", 0)), device=p.get("device"), progress=False)
+    if p.get("umap", split == default_split):
+        reduce(emb.features, dataclasses.replace(UMAP_PAPER, seed=int(p.get("seed", 0))),
+               input_key=emb.key)
+    return {"embedding_key": emb.key, "n": len(emb), "from_cache": emb.from_cache}
+
+
+def _run_cluster(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
+    from ..pipeline import run
+    from ..reduce import ReducerConfig
+
+    red = p.get("reducer")
+    reducer = ReducerConfig(**red) if isinstance(red, Mapping) else (ReducerConfig(red) if red else None)
+    params = {p["clusterer"]: p["params"]} if p.get("params") else None
+    df = run(p["encoder"], p["dataset"], [p["clusterer"]], split=p.get("split"),
+             n_samples=p.get("n_samples"), seed=int(p.get("seed", 0)), reducer=reducer,
+             params=params, store=results / "clustering", device=p.get("device"), progress=False)
+    row = df.iloc[0]
+    return {"artifacts": [str(results / "clustering" / f"{row['run_key']}.parquet")],
+            "ami": float(row["ami"]), "n_clusters_pred": int(row["n_clusters_pred"])}
+
+
+def _run_knn(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
+    from ..metrics import KNN_KS
+    from ..pipeline import knn
+
+    row = knn(p["encoder"], p["dataset"], n_samples=p.get("n_samples"), n_train=p.get("n_train"),
+              seed=int(p.get("seed", 0)), ks=p.get("ks", KNN_KS), store=results / "knn",
+              device=p.get("device"), progress=False)
+    return {"artifacts": [str(results / "knn" / f"{row['run_key']}.parquet")],
+            **{k: v for k, v in row.items() if k.startswith("knn_acc_")}}
+
+
+def notebook_out(p: Mapping[str, Any], output: Path) -> Path:
+    """Where a notebook job's executed copy goes: `<output>/notebooks/<chapter>/<slug>.ipynb`."""
+    return output / "notebooks" / Path(p["notebook"]).stem / f"{p['slug']}.ipynb"
+
+
+def _run_notebook(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
+    from ..report import notebooks
+
+    out = notebook_out(p, output)
+    notebooks.execute(notebooks.resolve(p["notebook"]), out, p["parameters"])
+    return {"artifacts": [str(out)]}
+
+
+JOB_KINDS: Registry[JobKind] = Registry("job kind")
+for _kind in [
+    JobKind("embed", _run_embed, ("encoder", "dataset"),
+            ("split", "n_samples", "seed", "umap", "device"), device="gpu"),
+    JobKind("cluster", _run_cluster, ("encoder", "dataset", "clusterer"),
+            ("split", "n_samples", "seed", "reducer", "params", "device")),
+    JobKind("knn", _run_knn, ("encoder", "dataset"),
+            ("n_samples", "n_train", "seed", "ks", "device"), device="gpu"),
+    JobKind("notebook", _run_notebook, ()),
+]:
+    JOB_KINDS.register(_kind.name, _kind)

@@ -1,0 +1,226 @@
+"""Running a grid: job records, worker processes or a Dask cluster, resumption, the summary.
+
+Stages run in order (embeddings first, on a GPU where one is; clustering on CPUs); the jobs of a
+stage run in parallel. A job is done when its record `<output>/jobs/<key>.json` exists; the
+record is written atomically after the job's results rows, which are themselves atomic and keyed
+by configuration, so a batch killed at any moment (even SIGKILL) and run again finishes the
+remaining jobs with exactly one row per job. A failing job does not stop the others; the summary
+lists each failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..errors import InvalidParameterError, ZscError
+from ..io import atomic_path
+from ..report import notebooks
+from .grid import Grid, Job
+from .jobs import JOB_KINDS, notebook_out
+
+
+# --------------------------------------------------------------------------- running one job
+def record_path(output: Path, key: str) -> Path:
+    return output / "jobs" / f"{key}.json"
+
+
+def is_done(output: Path, key: str) -> bool:
+    """A job is done when its record reads back as complete and what it wrote (results rows,
+    notebook) is still there: a deleted results store is recomputed, not trusted to exist."""
+    try:
+        rec = json.loads(record_path(output, key).read_text())
+    except (OSError, ValueError):
+        return False
+    arts = (rec.get("outputs") or {}).get("artifacts", [])
+    return rec.get("status") == "done" and all(_intact(Path(a)) for a in arts)
+
+
+def _intact(path: Path) -> bool:
+    if path.suffix != ".parquet":
+        return path.exists()
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+    except Exception:  # missing or damaged: the job runs again and rewrites it
+        return False
+    return True
+
+
+def execute_job(job: Job, results: str, output: str, threads: int | None = None) -> dict[str, Any]:
+    """Run one job and write its record; never raises (a failure is returned, with its message).
+
+    Runs in a worker process (local pool or Dask worker): top-level and picklable."""
+    if threads:
+        _limit_threads(threads)
+    out = Path(output)
+    t0 = time.perf_counter()
+    status: dict[str, Any] = {"key": job.key, "kind": job.kind, "name": job.name,
+                              "params": job.params, "zsc_version": __version__}
+    try:
+        info = JOB_KINDS.get(job.kind).run(dict(job.params), Path(results), out)
+    except Exception as err:  # isolate: report and go on with the other jobs
+        status.update(status="failed", seconds=round(time.perf_counter() - t0, 2),
+                      error=f"{type(err).__name__}: {err}" if not isinstance(err, ZscError) else str(err),
+                      traceback=traceback.format_exc(limit=20))
+        if job.kind == "notebook":
+            status["partial_notebook"] = str(_partial_notebook(job, out))
+        _write_json(out / "failed" / f"{job.key}.json", status)
+        return status
+    status.update(status="done", seconds=round(time.perf_counter() - t0, 2), outputs=info,
+                  finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    _write_json(record_path(out, job.key), status)
+    stale = out / "failed" / f"{job.key}.json"
+    stale.unlink(missing_ok=True)
+    return status
+
+
+def _partial_notebook(job: Job, output: Path) -> Path:
+    return notebooks.partial_path(notebook_out(job.params, output))
+
+
+def _write_json(path: Path, obj: Mapping[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, default=str))
+
+
+_LIMITS: list[Any] = []
+
+
+def _limit_threads(n: int) -> None:
+    """Share the cores among local workers: BLAS/OpenMP, torch and numba threads per worker."""
+    if _LIMITS:
+        return
+    from threadpoolctl import threadpool_limits
+
+    _LIMITS.append(threadpool_limits(n))
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:
+        pass
+
+
+# --------------------------------------------------------------------------- executors
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the batch that started it is gone (killed with
+    SIGKILL, say); an idle pool worker would otherwise wait on its queue forever."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)  # mid-job is safe: every file is written atomically, the job record last
+
+    threading.Thread(target=watch, daemon=True, name="zsc-parent-watch").start()
+
+
+def _local_executor(n_jobs: int) -> Any:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"),
+                               initializer=_exit_with_parent, initargs=(os.getpid(),))
+
+
+def _submit_all(jobs: Sequence[Job], grid: Grid, jobs_n: int, scheduler: str | None
+                ) -> Iterable[dict[str, Any]]:
+    """Yield each job's status as it finishes, stage after stage."""
+    stages = sorted({j.stage for j in jobs})
+    if scheduler:
+        from distributed import Client, as_completed
+
+        with Client(scheduler) as client:
+            gpu = any("GPU" in (w.get("resources") or {})
+                      for w in client.scheduler_info()["workers"].values())
+            for s in stages:
+                futs = [client.submit(execute_job, j, str(grid.results), str(grid.output),
+                                      key=f"zsc-{j.kind}-{j.key}", pure=False,
+                                      resources={"GPU": 1} if gpu and JOB_KINDS.get(j.kind).device == "gpu" else None)
+                        for j in jobs if j.stage == s]
+                for fut in as_completed(futs):
+                    yield fut.result()
+        return
+    from concurrent.futures import as_completed as cf_completed
+
+    threads = max(1, (os.cpu_count() or 1) // jobs_n)
+    with _local_executor(jobs_n) as ex:
+        for s in stages:
+            futs = [ex.submit(execute_job, j, str(grid.results), str(grid.output), threads)
+                    for j in jobs if j.stage == s]
+            for fut in cf_completed(futs):
+                yield fut.result()
+
+
+@dataclasses.dataclass
+class Summary:
+    grid: str
+    total: int
+    done: int = 0
+    skipped: int = 0
+    failed: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+    not_run: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.not_run
+
+    def table(self) -> str:
+        lines = [f"grid {self.grid}: {self.total} jobs: {self.done} done, {self.skipped} skipped "
+                 f"(already done), {len(self.failed)} failed; {self.seconds:.0f} s"]
+        for name, why in self.not_run.items():
+            lines.append(f"  not run: {name}: {why}")
+        for f in self.failed:
+            where = f" (partly executed notebook: {f['partial_notebook']})" if f.get("partial_notebook") else ""
+            lines.append(f"  FAILED {f['name']}: {f.get('error', '').splitlines()[0] if f.get('error') else ''}{where}")
+        return "\n".join(lines)
+
+
+def run_grid(grid: Grid, *, jobs: int = 1, scheduler: str | None = None, progress: bool = True,
+             log: Callable[[str], None] = print) -> Summary:
+    """Run every job of `grid` that is not done yet; return the summary (never raises on a job)."""
+    from tqdm import tqdm  # a text bar everywhere (no widget warning inside notebooks)
+
+    if jobs < 1:
+        raise InvalidParameterError(f"--jobs must be at least 1, got {jobs}")
+    t0 = time.perf_counter()
+    summary = Summary(grid.name, len(grid.jobs) + len(grid.invalid))
+    summary.not_run = {k: f"skipped: {v}" for k, v in grid.skipped.items()}
+    for name, why in grid.invalid.items():
+        summary.failed.append({"name": name, "error": f"rejected before execution: {why}"})
+    todo = [j for j in grid.jobs if not is_done(grid.output, j.key)]
+    summary.skipped = len(grid.jobs) - len(todo)
+    bar = tqdm(total=summary.total, initial=summary.skipped + len(grid.invalid), unit="job",
+               desc=f"zsc batch {grid.name}", disable=not progress, dynamic_ncols=True)
+
+    def post() -> None:
+        bar.set_postfix(done=summary.done, failed=len(summary.failed), skipped=summary.skipped)
+
+    post()
+    for status in _submit_all(todo, grid, jobs, scheduler) if todo else []:
+        if status["status"] == "done":
+            summary.done += 1
+        else:
+            summary.failed.append(status)
+            bar.write(f"FAILED {status['name']}: {status['error'].splitlines()[0]}")
+        bar.update(1)
+        post()
+    bar.close()
+    summary.seconds = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,159 @@
+"""Book profiles: one parameter file names what a build computes and what its chapters read.
+
+A profile (``zsc/resources/profiles/<name>.yaml``, or any ``.yaml`` path) lists encoders,
+datasets, clusterers, sample sizes, seeds and the results folder. From it come the batch stages
+that compute its results (`stages`) and the results its chapters read (`load_results`).
+Relative folders are resolved against the book project (`zsc.config.base_dir`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import config, resources
+from .errors import InvalidParameterError, UnknownNameError, ZscError
+
+DEFAULT_KS = (1, 10, 20, 100, 200)
+REQUIRED = ("encoders", "datasets", "clusterers", "n_samples")
+
+
+class UnknownProfileError(UnknownNameError):
+    """No profile of that name; the message lists the shipped ones and the closest match."""
+
+
+def load_profile(name_or_path: str | Mapping[str, Any]) -> dict[str, Any]:
+    """A profile by shipped name or path (a mapping is taken as it is), with its defaults."""
+    if isinstance(name_or_path, Mapping):
+        prof = dict(name_or_path)
+        stem = str(prof.get("profile", "custom"))
+    else:
+        import yaml
+
+        try:
+            path = resources.find("profiles", str(name_or_path), "profile")
+        except UnknownNameError as err:
+            raise UnknownProfileError(str(err)) from None
+        prof = yaml.safe_load(path.read_text()) or {}
+        stem = path.stem
+        if path.resolve() != resources.path("profiles", path.name).resolve():
+            prof.setdefault("path", str(path.resolve()))  # chapters re-read it from here
+    prof.setdefault("profile", stem)
+    prof.setdefault("seed", 0)
+    prof.setdefault("knn_ks", list(DEFAULT_KS))
+    prof.setdefault("knn_n_train", prof.get("n_samples"))
+    prof.setdefault("results_dir", f"_build/results/{prof['profile']}")
+    missing = [k for k in REQUIRED if k not in prof]
+    if missing:
+        raise InvalidParameterError(f"profile {prof['profile']!r} lacks {', '.join(missing)}")
+    return prof
+
+
+def results_paths(profile: Mapping[str, Any]) -> tuple[Path, Path]:
+    """(clustering store, kNN store) of a profile."""
+    base = Path(profile["results_dir"]).expanduser()
+    base = base if base.is_absolute() else config.base_dir() / base
+    return base / "clustering", base / "knn"
+
+
+def available_encoders(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """(usable encoder names, {skipped name: why}) — unregistered or weights not local."""
+    from .encoders import ENCODERS
+
+    usable, skipped = [], {}
+    for name in names:
+        try:
+            spec = ENCODERS.get(name)
+        except UnknownNameError:
+            skipped[name] = "not registered in this version of zsc"
+            continue
+        try:
+            ok, why = bool(spec.weights_available()), "weights not available here"
+        except Exception as err:  # a probe that fails is treated as unavailable
+            ok, why = False, f"weights check failed ({err})"
+        if ok:
+            usable.append(name)
+        else:
+            skipped[name] = why
+    return usable, skipped
+
+
+def skip_note(skipped: Mapping[str, str]) -> str:
+    if not skipped:
+        return "All encoders and datasets of the profile were available."
+    return "Left out (not in these results): " + "; ".join(f"{k} ({v})" for k, v in skipped.items())
+
+
+def _split_size(dataset: str, n: int | None, split: str | None) -> int | None:
+    from .data import clamp_samples
+
+    return clamp_samples(dataset, n, split)
+
+
+def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The embed, cluster and kNN stages a profile needs, and what had to be left out here.
+
+    Every dataset whose evaluation split is present is clustered; kNN jobs (and the train-split
+    embeddings they need) exist only where a train split is present too, as in the paper, whose
+    ImageNet-v2/-R/-Sketch/-O have no train split and are clustered all the same.
+    Sample sizes are clamped to each split's size."""
+    encoders, skipped = available_encoders(profile["encoders"])
+    seed, ks = int(profile["seed"]), [int(k) for k in profile["knn_ks"]]
+    knn = bool(profile.get("knn", True))
+    test: dict[str, int | None] = {}
+    train: dict[str, int | None] = {}
+    for ds in profile["datasets"]:
+        try:
+            test[ds] = _split_size(ds, profile["n_samples"], None)
+        except ZscError as err:
+            skipped[ds] = str(err).split(". ")[0]
+            continue
+        if knn:
+            try:
+                train[ds] = _split_size(ds, profile.get("knn_n_train"), "train")
+            except ZscError as err:
+                skipped[f"{ds} (kNN)"] = "no train split here: " + str(err).split(". ")[0]
+    pairs = [(e, d) for d in test for e in encoders]
+    knn_pairs = [(e, d) for e, d in pairs if d in train]
+    embed_list = [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]
+    embed_list += [{"encoder": e, "dataset": d, "split": "train", "n_samples": train[d]}
+                   for e, d in knn_pairs]
+    out = [
+        {"kind": "embed", "params": {"seed": seed}, "list": embed_list},
+        {"kind": "cluster", "params": {"seed": seed},
+         "product": {"clusterer": list(profile["clusterers"])},
+         "list": [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]},
+        {"kind": "knn", "params": {"seed": seed, "ks": ks},
+         "list": [{"encoder": e, "dataset": d, "n_samples": test[d], "n_train": train[d]}
+                  for e, d in knn_pairs]},
+    ]
+    return [s for s in out if s["list"]], skipped
+
+
+def load_results(profile: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(clustering rows, kNN rows) of the profile's stores, restricted to the profile's
+    encoders, datasets, clusterers and seed (a store shared by profiles stays correct)."""
+    from .results import ResultsStore
+
+    clu_path, knn_path = results_paths(profile)
+    res, knn = ResultsStore(clu_path).read(), ResultsStore(knn_path).read()
+
+    def keep(df: pd.DataFrame, clusterers: bool) -> pd.DataFrame:
+        if df.empty:
+            return df
+        m = df["encoder"].isin(profile["encoders"]) & df["dataset"].isin(profile["datasets"])
+        m &= df["seed"] == int(profile["seed"])
+        if clusterers:
+            m &= df["clusterer"].isin(profile["clusterers"])
+        return df[m].reset_index(drop=True)
+
+    return keep(res, True), keep(knn, False)
+
+
+def notebook_parameters(profile: Mapping[str, Any]) -> dict[str, Any]:
+    """What every chapter is executed with: the profile (its values travel in the provenance)."""
+    return {"profile": str(profile.get("path", profile["profile"])),
+            "results_dir": str(profile["results_dir"])}

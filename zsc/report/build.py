@@ -1,0 +1,214 @@
+"""Build the companion book: compute the profile's results, execute every chapter, build the site.
+
+    zsc book build [--profile offline|paper|smoke|FILE.yaml] [--no-site] [--no-compute]
+
+1. Results: the profile's batch grid (embed, cluster, kNN jobs; jobs already done are skipped).
+2. Chapters: each `notebooks/*.md` (jupytext MyST) is executed by papermill with the profile's
+   name into `_build/notebooks/<name>.ipynb`, with provenance (zsc version, git commit,
+   parameters, hashes of the results read) in its metadata and a final cell. A failing
+   chapter fails the build, naming it and its partly executed copy.
+3. Site: `jupyter-book build` (1.x only; 2.x is refused) into `_build/html`, warnings as errors.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import profiles
+from .._version import __version__
+from ..errors import ZscError
+from . import notebooks
+
+
+class BuildError(ZscError, RuntimeError):
+    """The book could not be built; the message says which step and where to look."""
+
+
+def project() -> Path:
+    """The book project's root (where `_config.yml` is); a clear error outside one."""
+    return notebooks.notebooks_dir().parent
+
+
+def compute(profile: Mapping[str, Any], *, jobs: int = 1, progress: bool = True,
+            log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the profile's batch grid (done jobs are skipped); fail naming every failed job."""
+    from ..batch import Grid, expand, run_grid
+
+    stages, skipped = profiles.stages(profile)
+    for name, why in skipped.items():
+        log(f"[zsc book] left out {name}: {why}")
+    jobs_, invalid = expand(stages)
+    clu_path, knn_path = profiles.results_paths(profile)
+    grid = Grid(str(profile["profile"]), clu_path.parent, clu_path.parent / "batch", jobs_,
+                skipped, invalid)
+    summary = run_grid(grid, jobs=jobs, progress=progress)
+    log(f"[zsc book] results: {summary.done} job(s) run, {summary.skipped} already done, "
+        f"in {summary.seconds:.0f}s")
+    if summary.failed:
+        raise BuildError("results could not be computed:\n" + summary.table())
+    return {"computed": summary.done, "skipped": skipped, "clustering_store": str(clu_path),
+            "knn_store": str(knn_path)}
+
+
+# --------------------------------------------------------------------------- provenance
+def git_commit() -> str:
+    """The project's commit, `+dirty` when zsc, notebooks or resources have local changes."""
+    try:
+        root = str(project())
+        out = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "zsc",
+                                "notebooks"], capture_output=True, text=True, timeout=10)
+        sha = out.stdout.strip() or "unknown"
+        return sha + ("+dirty" if dirty.stdout.strip() else "")
+    except Exception:
+        return "unknown"
+
+
+def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
+               results: tuple[Any, Any] | None = None) -> dict[str, Any]:
+    """What a chapter was built from: versions, commit, parameters, hashes of the rows read."""
+    from ..analysis import frame_hash
+
+    res, knn = results if results is not None else profiles.load_results(profile)
+    return {
+        "zsc_version": __version__,
+        "git_commit": git_commit(),
+        "profile": profile["profile"],
+        "parameters": dict(parameters),
+        "results_rows": int(len(res)),
+        "results_hash": frame_hash(res),
+        "knn_rows": int(len(knn)),
+        "knn_hash": frame_hash(knn),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
+                log: Callable[[str], None] = print) -> list[Path]:
+    """Execute every chapter with the profile into `out_dir` (default `_build/notebooks`)."""
+    out_dir = out_dir or project() / "_build" / "notebooks"
+    params = profiles.notebook_parameters(profile)
+    results = profiles.load_results(profile)  # chapters read, they do not compute
+    write_summary(profile, out_dir / "_summary.md", results)
+    prov = provenance(profile, params, results)
+    outs = []
+    for src in notebooks.sources():
+        t0 = time.perf_counter()
+        outs.append(notebooks.execute(src, out_dir / f"{src.stem}.ipynb", params, prov))
+        log(f"[zsc book] executed {src.name} in {time.perf_counter() - t0:.0f}s")
+    return outs
+
+
+def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None = None) -> str:
+    """What this build computed, in a few sentences (for the book's introduction)."""
+    from .. import analysis
+
+    res, knn = results if results is not None else profiles.load_results(profile)
+    usable, skipped = profiles.available_encoders(profile["encoders"])
+    lines = [
+        f"This build used profile **`{profile['profile']}`**: {profile.get('description', '')}",
+        "",
+        f"- Encoders: {', '.join(f'`{e}`' for e in usable) or 'none'}.",
+        f"- Datasets: {', '.join(f'`{d}`' for d in profile['datasets'])}; "
+        f"{profile['n_samples'] or 'all'} test images each, seed {profile['seed']}.",
+        f"- Clusterers: {', '.join(f'`{c}`' for c in profile['clusterers'])}.",
+        f"- Results read: {len(res)} clustering rows, {len(knn)} kNN rows.",
+    ]
+    if skipped:
+        lines.append(f"- {profiles.skip_note(skipped)}")
+    if not res.empty:
+        best_enc = analysis.mean_rank(analysis.rank_per_dataset(res, by="encoder"))
+        best_clu = analysis.mean_rank(analysis.rank_per_dataset(res, by="clusterer"))
+        lines.append(f"- Best encoder by mean AMI rank over datasets: `{best_enc.index[0]}` "
+                     f"(rank {best_enc.iloc[0]:.1f}); best clusterer: {best_clu.index[0]} "
+                     f"(rank {best_clu.iloc[0]:.1f}).")
+        sc = analysis.silhouette_correlation(res)
+        if not sc.empty:
+            med = sc.groupby("space")["spearman"].median()
+            lines.append("- Median Spearman correlation of silhouette with AMI over clusterers: "
+                         + ", ".join(f"{k} space {v:.2f}" for k, v in med.items()) + ".")
+        if not knn.empty:
+            corr = analysis.spearman_ami_knn(res, knn, by=None)
+            if not corr.empty and corr["spearman"].notna().any():
+                lines.append(f"- Median Spearman correlation of AMI with kNN accuracy, all "
+                             f"encoders pooled: {corr['spearman'].median():.2f} (the paper's, per "
+                             "backbone: 0.33–0.54).")
+    lines += ["", "These numbers are this build's, on its small offline datasets and sample "
+              "sizes; they are not the paper's and need not agree with them."]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(profile: Mapping[str, Any], path: Path,
+                  results: tuple[Any, Any] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(summary_markdown(profile, results))
+    return path
+
+
+# --------------------------------------------------------------------------- site
+def jupyter_book_version() -> str:
+    exe = shutil.which("jupyter-book", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                             os.environ.get("PATH", "")]))
+    if exe is None:
+        raise BuildError("jupyter-book is not installed: pip install 'jupyter-book>=1.0.4,<2'")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    for line in text.splitlines():
+        if line.lower().startswith("jupyter book"):
+            return line.split(":", 1)[-1].strip()
+    return text.strip().split()[-1] if text.strip() else "unknown"
+
+
+def check_jupyter_book() -> str:
+    ver = jupyter_book_version()
+    major = ver.lstrip("v").split(".")[0]
+    if not major.isdigit() or int(major) != 1:
+        raise BuildError(
+            f"jupyter-book {ver} found, but this book needs Jupyter Book 1.x "
+            "(pip install 'jupyter-book>=1.0.4,<2'); 2.x (mystmd) cannot build a _config.yml "
+            "book offline and has been seen to exit green with no HTML")
+    return ver
+
+
+def build_site(log: Callable[[str], None] = print) -> Path:
+    check_jupyter_book()
+    root = project()
+    exe = str(Path(sys.executable).parent / "jupyter-book")
+    if not Path(exe).exists():
+        exe = "jupyter-book"
+    cmd = [exe, "build", str(root), "--builder", "html", "-W", "-n", "--keep-going"]
+    log("[zsc book] " + " ".join(cmd))
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    html = root / "_build" / "html"
+    if out.returncode != 0 or not (html / "index.html").exists():
+        lines = (out.stdout + out.stderr).splitlines()
+        problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
+        tail = "\n".join(problems[:30] + ["..."] + lines[-10:])
+        raise BuildError(f"jupyter-book build failed (exit {out.returncode}):\n{tail}")
+    return html
+
+
+def build(profile_name: str = "offline", *, compute_results: bool = True, site: bool = True,
+          jobs: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Results, chapters, site: the whole book for one profile."""
+    t0 = time.perf_counter()
+    project()  # fail outside a book project before any expensive work
+    if site:
+        check_jupyter_book()
+    profile = profiles.load_profile(profile_name)
+    summary: dict[str, Any] = {"profile": profile["profile"]}
+    if compute_results:
+        summary.update(compute(profile, jobs=jobs, log=log))
+    summary["notebooks"] = [str(p) for p in execute_all(profile, log=log)]
+    if site:
+        summary["html"] = str(build_site(log=log))
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    return summary
