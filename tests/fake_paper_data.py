@@ -6,11 +6,10 @@
     monkeypatch.delenv("ZSC_FASHION_MNIST_DIR", raising=False)
 
 Every file a split declares (``zsc/resources/paper_datasets.csv``) is written, so
-`zsc.data.available_splits` and `zsc.data.fingerprint` see the split. Where a loader reads the
-files itself or through torchvision, they are in the real format, small enough to load
-(`info[name]["loads"]`); torchvision's MD5 checks of CIFAR, SVHN and Places365 fail on fake
-files, so `allow_fake_checksums(monkeypatch)` turns them off. Stanford Cars, Flowers102 and
-CelebA are written at the level of their file names only (``loads`` is False).
+`zsc.data.available_splits` and `zsc.data.fingerprint` see the split, and in its real format
+(small enough to load: a few 8x8 images per class), so every loader reads it. torchvision's MD5
+checks of CIFAR, SVHN, Places365, Flowers102 and CelebA fail on fake files:
+`allow_fake_checksums(monkeypatch)` turns them off.
 """
 
 from __future__ import annotations
@@ -126,6 +125,53 @@ def _aircraft(root: Path, train: bool) -> None:
               [f"{x} {variants[i % len(variants)]}" for i, x in enumerate(ids)])
         for x in ids:
             _image(data / "images" / f"{x}.jpg")
+
+
+def _stanford_cars(root: Path, train: bool) -> None:
+    from scipy.io import savemat
+
+    base = root / "stanford_cars"
+    base.joinpath("devkit").mkdir(parents=True, exist_ok=True)
+    savemat(base / "devkit" / "cars_meta.mat",
+            {"class_names": np.array(["AM General Hummer SUV 2000", "Acura RL Sedan 2012",
+                                      "Audi R8 Coupe 2012"], dtype=object)})
+    for split, annos in (("test", base / "cars_test_annos_withlabels.mat"),
+                         ("train", base / "devkit" / "cars_train_annos.mat")):
+        if split == "train" and not train:
+            continue
+        rows = np.array([(f"{i:05d}.jpg", i % 3 + 1) for i in range(1, 7)],
+                        dtype=[("fname", object), ("class", object)])
+        savemat(annos, {"annotations": rows})
+        for f in rows["fname"]:
+            _image(base / f"cars_{split}" / f)
+
+
+def _flowers102(root: Path) -> None:
+    from scipy.io import savemat
+
+    base = root / "flowers-102"
+    base.mkdir(parents=True, exist_ok=True)
+    savemat(base / "imagelabels.mat", {"labels": np.array([[1, 2, 1, 2, 1, 2, 1, 2, 1]])})
+    savemat(base / "setid.mat", {"trnid": np.array([[1, 2, 3]]), "valid": np.array([[4, 5, 6]]),
+                                 "tstid": np.array([[7, 8, 9]])})
+    for i in range(1, 10):
+        _image(base / "jpg" / f"image_{i:05d}.jpg")
+
+
+def _celeba(root: Path) -> None:
+    base = root / "celeba"
+    files = [f"{i:06d}.jpg" for i in range(1, 9)]
+    partition = [0, 0, 0, 1, 2, 2, 2, 2]  # train, valid, test
+    _text(base / "list_eval_partition.txt", [f"{f} {p}" for f, p in zip(files, partition, strict=True)])
+    _text(base / "identity_CelebA.txt", [f"{f} {10 + i % 3}" for i, f in enumerate(files)])
+    _text(base / "list_bbox_celeba.txt", [str(len(files)), "image_id x_1 y_1 width height"]
+          + [f"{f} 1 2 3 4" for f in files])
+    _text(base / "list_landmarks_align_celeba.txt", [str(len(files)), " ".join(
+        f"p{i}" for i in range(10))] + [f"{f} " + " ".join(["5"] * 10) for f in files])
+    _text(base / "list_attr_celeba.txt", [str(len(files)), " ".join(f"a{i}" for i in range(40))]
+          + [f"{f} " + " ".join(["1", "-1"] * 20) for f in files])
+    for f in files:
+        _image(base / "img_align_celeba" / f)
 
 
 def _nabirds(root: Path) -> None:
@@ -255,23 +301,12 @@ def make_fake_paper_root(root: Path, splits: Iterable[str] = ("test", "train")
     _cifar(root / "cifar100", train, coarse=True)
     _places365(root / "places365", train)
     _aircraft(root / "fgvc_aircraft", train)
-    cars = root / "stanford_cars" / "stanford_cars"
-    for f in ["devkit/cars_meta.mat", "cars_test_annos_withlabels.mat"] + (
-            ["devkit/cars_train_annos.mat"] if train else []):
-        _touch(cars / f)
-    for d in ["cars_test"] + (["cars_train"] if train else []):
-        _image(cars / d / "00001.jpg")
-    for f in ("imagelabels.mat", "setid.mat"):
-        _touch(root / "flowers102" / "flowers-102" / f)
-    _image(root / "flowers102" / "flowers-102" / "jpg" / "image_00001.jpg")
+    _stanford_cars(root / "stanford_cars", train)
+    _flowers102(root / "flowers102")
     _nabirds(root / "nabirds")
     _bioscan(root / "bioscan1m", train)
     _inaturalist(root / "inaturalist2021", train)
-    celeba = root / "celeba" / "celeba"
-    for f in ("identity_CelebA.txt", "list_eval_partition.txt", "list_attr_celeba.txt",
-              "list_bbox_celeba.txt", "list_landmarks_align_celeba.txt"):
-        _touch(celeba / f)
-    _image(celeba / "img_align_celeba" / "000001.jpg")
+    _celeba(root / "celeba")
     _utkface(root / "utkface")
     _breakhis(root / "breakhis")
     _dtd(root / "dtd", train)
@@ -286,20 +321,22 @@ def make_fake_paper_root(root: Path, splits: Iterable[str] = ("test", "train")
 
     same_files = {"flowers102", "nabirds", "utkface", "breakhis", "eurosat", "mnist", "celeba",
                   "fashion_mnist"}  # train and test read the same files
-    marker_only = {"stanford_cars", "flowers102", "celeba"}
     for row in paper_table():
         name = row["name"]
         present = tuple(s for s in row["splits"]
                         if s == "test" or train or name in same_files)
-        info[name] = {"splits": present, "loads": name not in marker_only}
+        info[name] = {"splits": present}
     return info
 
 
 def allow_fake_checksums(monkeypatch: Any) -> None:
-    """torchvision checks the MD5 of CIFAR's, SVHN's and Places365's files: accept fake ones."""
+    """torchvision checks the MD5 of CIFAR's, SVHN's, Places365's, Flowers102's and CelebA's
+    files: accept fake ones."""
+    import torchvision.datasets.celeba as celeba
     import torchvision.datasets.cifar as cifar
+    import torchvision.datasets.flowers102 as flowers102
     import torchvision.datasets.places365 as places365
     import torchvision.datasets.svhn as svhn
 
-    for module in (cifar, svhn, places365):
+    for module in (cifar, svhn, places365, flowers102, celeba):
         monkeypatch.setattr(module, "check_integrity", lambda *a, **k: True)

@@ -163,8 +163,6 @@ def test_fake_root_has_each_declared_split(name, at_fake_root):
 @pytest.mark.parametrize("name", PAPER)
 def test_fake_root_loads(name, at_fake_root):
     _, info = at_fake_root
-    if not info[name]["loads"]:
-        pytest.skip("faked at the level of file names only")
     for split in info[name]["splits"]:
         ds = data.load_dataset(name, split)
         assert len(ds) > 0 and ds.labels.dtype == np.int64 and len(ds.images) == len(ds)
@@ -289,3 +287,16 @@ def test_fashion_mnist_files_replaced_are_reread(tmp_path, monkeypatch):
         _idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((n, 28, 28)), compress=True)
         _idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(n) % 10, compress=True)
         assert len(data.load_dataset("fashion_mnist")) == n  # no cache_clear needed
+
+
+def test_partitions_read_are_the_papers(at_fake_root):
+    """kNN memory: FGVC Aircraft 'train' (not trainval), iNat '2021_train' (not train_mini);
+    Places365 test: the high-resolution val_large images (small=False)."""
+    aircraft = data.load_dataset("fgvc_aircraft", "train").images.ds
+    assert aircraft._split == "train"
+    assert all(f.rsplit("/", 1)[1].startswith("train") for f in aircraft._image_files)
+    assert data.load_dataset("inaturalist2021", "train").images.ds.root.endswith("2021_train")
+    places = data.load_dataset("places365", "test").images.ds
+    assert not places.small and all("/val_large/" in f for f, _ in places.imgs)
+    celeba = data.load_dataset("celeba", "test")
+    assert len(celeba) == 4 and set(celeba.labels.tolist()) <= {10, 11, 12}  # identities

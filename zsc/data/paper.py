@@ -36,7 +36,7 @@ _LOAD_ERRORS = (RuntimeError, FileNotFoundError, OSError, ValueError, KeyError)
 
 def _targets(ds: Any) -> np.ndarray:
     """Labels of a torchvision-style dataset without decoding its images."""
-    for attr in ("targets", "_labels", "labels", "y"):
+    for attr in ("targets", "_labels", "labels", "y", "identity"):  # identity: CelebA
         t = getattr(ds, attr, None)
         if t is not None:
             return np.asarray(t, dtype=np.int64).reshape(len(ds), -1)[:, 0]
