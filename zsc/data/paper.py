@@ -348,13 +348,14 @@ def _register() -> None:
             splits=row["splits"], files=files, how_to_get=row["how_to_get"], paper=row,
             levels=row["levels"], image_size=row["image_size"],
         ))
-    # The paper's hyper-parameter sets (its ImageNet-1k is also an evaluation set, above).
+    # The paper's hyper-parameter sets (its ImageNet-1k is also an evaluation set, above):
+    # imagenette2 / imagewoof2 "full size", <set>/{train,val}/<wnid>/ (datasets/api.py:353-387).
     for name, title in [("imagenette", "Imagenette"), ("imagewoof", "Imagewoof")]:
         DATASETS.register(name, DatasetSpec(
             name=name, title=title, group="In-domain", loader=_folder(), role="hyperparameter",
-            files={"test": ("val",), "train": ("train",)},
-            how_to_get=f"Download {name}2 (full size) and extract it so that <root>/val/<wnid>/ "
-                       "and <root>/train/<wnid>/ exist.",
+            files={"test": (f"{name}2/val",), "train": (f"{name}2/train",)},
+            how_to_get=f"Download {name}2 (full size) and extract it so that "
+                       f"<root>/{name}2/val/<wnid>/ and <root>/{name}2/train/<wnid>/ exist.",
         ))
 
 
