@@ -1,10 +1,13 @@
 import gzip
+import math
 import shutil
 
 import numpy as np
 import pytest
+from fake_paper_data import allow_fake_checksums, make_fake_paper_root
 
 from zsc import data
+from zsc.data import paper as paper_data
 from zsc.errors import DataMissingError, InvalidParameterError, UnknownNameError
 
 
@@ -77,7 +80,6 @@ def test_unknown_dataset_lists_known_names():
 
 def test_missing_files_are_named(tmp_path, monkeypatch):
     monkeypatch.setenv("ZSC_FASHION_MNIST_DIR", str(tmp_path / "nowhere"))
-    data._fashion_arrays.cache_clear()
     with pytest.raises(DataMissingError, match="nowhere") as err:
         data.load_dataset("fashion_mnist")
     assert "apt-get install dataset-fashion-mnist" in str(err.value)
@@ -92,18 +94,209 @@ def test_truncated_idx_file_is_detected(tmp_path, monkeypatch):
     with gzip.open(tmp_path / "t10k-images-idx3-ubyte.gz", "wb") as fh:
         fh.write(raw[: len(raw) // 2])
     monkeypatch.setenv("ZSC_FASHION_MNIST_DIR", str(tmp_path))
-    data._fashion_arrays.cache_clear()
     with pytest.raises(DataMissingError, match="header says"):
         data.load_dataset("fashion_mnist")
     # a gzip stream cut off mid-way is named too
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(
         (data.FASHION_MNIST_DEFAULT_DIR / "t10k-images-idx3-ubyte.gz").read_bytes()[:1000])
-    data._fashion_arrays.cache_clear()
     with pytest.raises(DataMissingError, match=str(tmp_path)):
         data.load_dataset("fashion_mnist")
-    data._fashion_arrays.cache_clear()
 
 
 def test_bad_split_is_rejected():
     with pytest.raises(InvalidParameterError, match="splits are"):
         data.load_dataset("fashion_mnist", "validation")
+
+
+# --------------------------------------------------------------------------- declared splits
+PAPER = [r["name"] for r in data.paper_table()]
+
+
+def test_paper_declarations_are_data_written_once():
+    for r in data.paper_table():
+        spec = data.get_dataset(r["name"])
+        assert spec.splits == r["splits"] and "test" in spec.splits
+        assert set(spec.files) == set(spec.splits) and all(spec.files.values())
+        assert spec.how_to_get == r["how_to_get"] and spec.how_to_get != (spec.loader.__doc__ or "")
+        assert r["paper_code"]
+    # the paper's code has no train partition for the ImageNet OOD sets (datasets/api.py)
+    test_only = {n for n in PAPER if data.get_dataset(n).splits == ("test",)}
+    assert test_only == {"imagenet_v2", "imagenet_r", "imagenet_sketch", "imagenet_o"}
+    assert data.get_dataset("bioscan1m").levels == (
+        "order", "family", "subfamily", "tribe", "genus", "species")
+    assert data.get_dataset("mnist").image_size == data.get_dataset("fashion_mnist").image_size == 28
+
+
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paper_data")
+    return root, make_fake_paper_root(root)
+
+
+@pytest.fixture
+def at_fake_root(fake_root, monkeypatch):
+    root, info = fake_root
+    monkeypatch.setenv("ZSC_DATA_DIR", str(root))
+    monkeypatch.delenv("ZSC_FASHION_MNIST_DIR", raising=False)
+    allow_fake_checksums(monkeypatch)
+    return root, info
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_fake_root_has_each_declared_split(name, at_fake_root):
+    root, info = at_fake_root
+    spec = data.get_dataset(name)
+    found = data.available_splits(name)
+    assert "test" in found
+    assert ("train" in found) == ("train" in spec.splits)
+    assert found == info[name]["splits"]
+    for split in found:
+        assert len(data.fingerprint(name, split=split)) == 16
+    if name == "fashion_mnist":  # an absent folder falls back to Debian's package folder
+        return
+    absent = root / "absent" / name
+    assert data.available_splits(name, absent) == ()
+    with pytest.raises(DataMissingError, match=str(absent)):
+        data.load_dataset(name, data_dir=absent)
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_fake_root_loads(name, at_fake_root):
+    _, info = at_fake_root
+    for split in info[name]["splits"]:
+        ds = data.load_dataset(name, split)
+        assert len(ds) > 0 and ds.labels.dtype == np.int64 and len(ds.images) == len(ds)
+        assert np.asarray(ds.images[len(ds) - 1]).size > 0
+        for level, codes in ds.hierarchy.items():
+            assert len(codes) == len(ds), level
+
+
+def test_fake_root_without_train_splits(tmp_path, monkeypatch):
+    info = make_fake_paper_root(tmp_path, splits=("test",))
+    monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("ZSC_FASHION_MNIST_DIR", raising=False)
+    for name in PAPER:
+        assert data.available_splits(name) == info[name]["splits"], name
+    assert data.available_splits("imagenet") == ("test",)
+    assert data.available_splits("utkface") == ("test", "train")  # one folder, split by rule
+    with pytest.raises(DataMissingError, match="train_seen.txt") as err:
+        data.load_dataset("bioscan1m", "train")
+    assert "CLIBD partition files" in str(err.value)
+
+
+def test_missing_split_file_is_named(tmp_path, monkeypatch):
+    make_fake_paper_root(tmp_path)
+    monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path))
+    (tmp_path / "fgvc_aircraft/fgvc-aircraft-2013b/data/images_variant_train.txt").unlink()
+    assert data.available_splits("fgvc_aircraft") == ("test",)
+    with pytest.raises(DataMissingError, match="images_variant_train.txt"):
+        data.load_dataset("fgvc_aircraft", "train")
+
+
+def test_fingerprint_follows_the_data_folder(tmp_path, monkeypatch):
+    make_fake_paper_root(tmp_path / "a")
+    make_fake_paper_root(tmp_path / "b")
+    (tmp_path / "b/dtd/dtd/dtd/labels/test1.txt").write_text("banded/banded_test0.jpg\n")
+    monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path / "a"))
+    a = data.fingerprint("dtd", split="test")
+    assert data.fingerprint("dtd", split="train") != a
+    monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path / "b"))
+    assert data.fingerprint("dtd", split="test") != a
+
+
+# --------------------------------------------------------------------------- the paper's splits
+def _both(name):
+    return data.load_dataset(name, "test"), data.load_dataset(name, "train")
+
+
+def _paths(ds):
+    images, idx = ds.images, range(len(ds))
+    if hasattr(images, "base"):  # a subset
+        images, idx = images.base, ds.images.indices
+    files = images.files if hasattr(images, "files") else [p for p, _ in images.ds.samples]
+    return [str(files[i]) for i in idx]
+
+
+def test_utkface_split(at_fake_root):
+    te, tr = _both("utkface")
+    files = sorted((at_fake_root[0] / "utkface/UTKFace").iterdir())
+    assert len(te) + len(tr) == len(files) - 1  # the paper's corrupt file is dropped
+    assert not set(_paths(te)) & set(_paths(tr))
+    assert len(te) == int(0.25 * (len(files) - 1))
+    assert te.class_names == tr.class_names  # codes over every age: kNN labels agree
+    ages = [int(te.class_names[c]) for c in te.labels]
+    assert ages == sorted(ages)  # age-sorted order, as the paper's table
+    for c in np.unique(tr.labels):
+        assert c in tr.labels
+
+
+def test_utkface_test_mask_every_fourth_and_keeps_rare_ages_in_train():
+    ages = np.repeat(np.arange(10), 40)
+    test = paper_data.utkface_test_mask(ages)
+    assert test.sum() == 100 and np.all(np.diff(np.flatnonzero(test)) <= 5)
+    ages = np.array([0, 0, 1, 2, 2, 2, 2, 2, 3, 3, 3, 3])  # age 1 sits at index 2 = a test slot
+    test = paper_data.utkface_test_mask(ages)
+    assert not test[2] and test.sum() == 2
+
+
+def test_breakhis_split_is_stratified_40_percent(at_fake_root):
+    te, tr = _both("breakhis")
+    n = len(te) + len(tr)
+    assert n == 32 * 3 and len(te) == math.ceil(0.4 * n)
+    assert not set(_paths(te)) & set(_paths(tr))
+    assert len(np.unique(te.labels)) == len(np.unique(tr.labels)) == 32
+    name = _paths(te)[0].rsplit("/", 1)[1]  # SOB_B_TA-14-1003-400-001.png
+    tumour, mag = name.split("_")[-1].split("-")[0], name.split("-")[3]
+    assert te.class_names[te.labels[0]] == f"{tumour}-{mag}X"
+
+
+def test_eurosat_split_is_stratified_15_percent(at_fake_root):
+    te, tr = _both("eurosat")
+    assert len(te) + len(tr) == 70 and len(te) == math.ceil(0.15 * 70)
+    assert len(np.unique(te.labels)) == 10 and not set(_paths(te)) & set(_paths(tr))
+
+
+def test_bioscan_partitions_and_shared_label_codes(at_fake_root):
+    root = at_fake_root[0] / "bioscan1m"
+    te, tr = _both("bioscan1m")
+
+    def keys(*parts):
+        return {k for p in parts for k in (root / f"{p}.txt").read_text().split()}
+
+    assert {p.rsplit("/", 1)[1][:-4] for p in _paths(te)} == keys(
+        "seen_keys", "test_seen", "test_unseen", "test_unseen_keys")
+    assert {p.rsplit("/", 1)[1][:-4] for p in _paths(tr)} == keys("train_seen", "test_unseen_keys")
+    assert te.class_names == tr.class_names
+    meta = paper_data.bioscan_metadata(root / "BIOSCAN_Insect_Dataset_metadata.tsv")
+    code = dict(zip(meta["sampleid"], meta["species_index"], strict=True))
+    for ds in (te, tr):
+        ids = [p.rsplit("/", 1)[1][:-4] for p in _paths(ds)]
+        assert ds.labels.tolist() == [code[i] for i in ids]
+    row = meta.set_index("sampleid")
+    assert row.loc["S0002", "genus"] == "Pheidole"  # genus from the species name
+    assert row.loc["S0002", "tribe"] == "unassigned Myrmicinae"
+    assert row.loc["S0003", "tribe"] == "Asteiini"
+    assert row.loc["S0000", "species_index"] == -1  # not_classified is missing, as the paper
+
+
+def test_fashion_mnist_files_replaced_are_reread(tmp_path, monkeypatch):
+    from fake_paper_data import _idx
+
+    monkeypatch.setenv("ZSC_FASHION_MNIST_DIR", str(tmp_path))
+    for n in (12, 8):
+        _idx(tmp_path / "t10k-images-idx3-ubyte.gz", np.zeros((n, 28, 28)), compress=True)
+        _idx(tmp_path / "t10k-labels-idx1-ubyte.gz", np.arange(n) % 10, compress=True)
+        assert len(data.load_dataset("fashion_mnist")) == n  # no cache_clear needed
+
+
+def test_partitions_read_are_the_papers(at_fake_root):
+    """kNN memory: FGVC Aircraft 'train' (not trainval), iNat '2021_train' (not train_mini);
+    Places365 test: the high-resolution val_large images (small=False)."""
+    aircraft = data.load_dataset("fgvc_aircraft", "train").images.ds
+    assert aircraft._split == "train"
+    assert all(f.rsplit("/", 1)[1].startswith("train") for f in aircraft._image_files)
+    assert data.load_dataset("inaturalist2021", "train").images.ds.root.endswith("2021_train")
+    places = data.load_dataset("places365", "test").images.ds
+    assert not places.small and all("/val_large/" in f for f, _ in places.imgs)
+    celeba = data.load_dataset("celeba", "test")
+    assert len(celeba) == 4 and set(celeba.labels.tolist()) <= {10, 11, 12}  # identities

@@ -167,6 +167,15 @@ def test_registry_names_families_dims():
     assert set(P.PAPER_ENCODERS) == set(EXPECTED)
 
 
+def test_precision_is_the_papers():
+    """fp32 everywhere; the CLIP models in fp16 on CUDA (clip.load keeps fp16 weights there)."""
+    for name in ALL:
+        s = get_encoder(name)
+        assert s.precision("cpu") == "fp32", name
+        assert s.precision("cuda") == ("fp16" if s.method == "clip" else "fp32"), name
+    assert "mae_global_vitb16" in P.PAPER_ENCODERS and get_encoder("mae_global_vitb16").tier == "paper"
+
+
 def test_cluster_overrides_name_registered_encoders():
     from zsc.cluster import PAPER_OVERRIDES
     from zsc.encoders import ENCODERS

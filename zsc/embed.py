@@ -3,6 +3,10 @@
 The cache is content-addressed by (encoder, its weights, dataset, split, subsample, preprocessing,
 precision, zsc version), written atomically and verified on read, so a second call does no
 encoder work and a damaged file is rebuilt rather than trusted.
+
+Preprocessing can depend on the dataset (the raw-pixel baseline never upsamples past the
+dataset's native size: `preprocessing_for`). Precision follows the paper: fp32, except encoders
+whose spec says ``cuda_precision="fp16"`` (CLIP), which run in fp16 on CUDA (`precision_for`).
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from . import __version__, config
-from .data import LoadedDataset, load_dataset, subsample_indices
+from .data import DATASETS, LoadedDataset, load_dataset, subsample_indices
 from .encoders import get_encoder
-from .encoders.base import Preprocessing
+from .encoders.base import EncoderSpec, Preprocessing
 from .errors import InvalidEmbeddingError, InvalidParameterError, WeightsUnavailableError
 from .io import config_hash, load_arrays, save_arrays
 
@@ -114,33 +118,33 @@ def encode(
     batch_size: int = 128,
     device: torch.device | str | None = None,
     num_workers: int | None = None,
-    mixed_precision: bool | None = None,
+    precision: str = "fp32",
     progress: bool = True,
     desc: str = "embedding",
 ) -> np.ndarray:
-    """Run `model` over `images`; on CUDA with pinned memory, channels-last and bf16 autocast."""
+    """Run `model` over `images` in `precision` ("fp32", or "fp16": model and input in half
+    precision, as the paper's CLIP on a GPU); on CUDA with pinned memory and channels-last.
+    Features come back as float32."""
     from tqdm.auto import tqdm
 
     device = torch.device(device) if device is not None else default_device()
     cuda = device.type == "cuda"
-    if mixed_precision is None:
-        mixed_precision = cuda
+    dtype = {"fp32": torch.float32, "fp16": torch.float16}[precision]
     if num_workers is None:
         num_workers = min(8, os.cpu_count() or 1) if cuda else 0
     loader = DataLoader(
         ImageDataset(images, pre), batch_size=batch_size, shuffle=False,
         num_workers=num_workers, pin_memory=cuda, persistent_workers=False,
     )
-    model = model.to(device).eval()
+    model = model.to(device=device, dtype=dtype).eval()
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     out: list[np.ndarray] = []
     for batch in tqdm(loader, desc=desc, unit="batch", disable=not progress):
-        batch = batch.to(device, non_blocking=cuda)
+        batch = batch.to(device, dtype=dtype, non_blocking=cuda)
         if cuda:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed_precision):
-            feats = model(batch)
+        feats = model(batch)
         out.append(feats.float().flatten(1).cpu().numpy())
     dim = out[0].shape[1] if out else 0
     return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
@@ -158,8 +162,20 @@ def _weights_fingerprint(path: str) -> str:
     return "file:" + h.hexdigest()[:16]
 
 
+def preprocessing_for(spec: EncoderSpec, dataset: str) -> Preprocessing:
+    """The encoder's preprocessing for this dataset (its native image size, if registered)."""
+    native = DATASETS.get(dataset).image_size if dataset in DATASETS else None
+    return spec.preprocessing.for_native_size(native)
+
+
+def precision_for(spec: EncoderSpec, device: torch.device | str) -> str:
+    """"fp32", or the spec's `cuda_precision` on a CUDA device."""
+    return spec.precision(torch.device(device).type)
+
+
 def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | None, seed: int,
-                     weights: str | None, mixed_precision: bool) -> dict[str, Any]:
+                     weights: str | None, cuda: bool = False) -> dict[str, Any]:
+    """The embedding's identity (its cache key); `cuda`: computed on a CUDA device."""
     spec = get_encoder(encoder)
     return {
         "encoder": encoder,
@@ -168,8 +184,8 @@ def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | No
         "split": split,
         "n_samples": n_samples,
         "seed": seed if n_samples is not None else None,
-        "preprocessing": spec.preprocessing.key(),
-        "precision": "bf16" if mixed_precision else "fp32",
+        "preprocessing": preprocessing_for(spec, dataset).key(),
+        "precision": spec.precision("cuda" if cuda else "cpu"),
         "zsc_version": __version__,
     }
 
@@ -207,8 +223,7 @@ def embed(
     name = data.name if data else str(dataset)
     split = data.split if data else (split or _default_split(name))
     device = torch.device(device) if device is not None else default_device()
-    mixed = device.type == "cuda"
-    cfg = embedding_config(encoder, name, split, n_samples, seed, weights, mixed)
+    cfg = embedding_config(encoder, name, split, n_samples, seed, weights, device.type == "cuda")
     path = cache_path(cfg, cache_dir)
     if cache:
         hit = load_arrays(path)
@@ -223,8 +238,9 @@ def embed(
     part = data.subset(idx) if n_samples is not None else data
     model = spec.build(weights)
     t0 = time.perf_counter()
-    feats = encode(model, part.images, spec.preprocessing, batch_size=batch_size, device=device,
-                   num_workers=num_workers, mixed_precision=mixed, progress=progress,
+    feats = encode(model, part.images, preprocessing_for(spec, name), batch_size=batch_size,
+                   device=device, num_workers=num_workers, precision=cfg["precision"],
+                   progress=progress,
                    desc=f"{encoder} on {name}/{split}")
     seconds = time.perf_counter() - t0
     check_finite(feats, f"encoder {encoder!r} on {name}/{split}")

@@ -21,6 +21,10 @@ within seconds with one ``WeightsUnavailableError`` naming the file and the fold
 
 Preprocessing follows the paper's ``data_transformations.get_transform``: shorter side resized to
 224 (bilinear, zoom 1.0), centre crop 224, ImageNet mean/std — CLIP mean/std for the CLIP models.
+
+Precision follows the paper's ``embed.py:224-240``: fp32 for every encoder, except CLIP on a GPU,
+which ran in fp16 because ``clip.load()`` converts the model to fp16 on CUDA
+(``cuda_precision="fp16"``; ``zsc.embed`` runs the model and its input in half precision there).
 """
 
 from __future__ import annotations
@@ -297,6 +301,7 @@ def _register_timm(name: str, family: str, method: str, dim: int, tag: str, desc
         name, family, method, "paper", f"timm:{tag}", dim, _timm(tag, name, **kwargs), pre,
         weights_id=f"timm:{tag}",
         weights_available=lambda: timm_cached(tag), optional=optional, description=description,
+        cuda_precision="fp16" if method == "clip" else "fp32",
     ))
 
 
