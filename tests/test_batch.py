@@ -220,3 +220,58 @@ def test_kill_9_then_resume_leaves_one_row_per_job(shared_home, tmp_path):
 def test_bad_jobs_option():
     with pytest.raises(InvalidParameterError, match="at least 1"):
         batch.run_grid(batch.Grid("g", Path("."), Path("."), [], {}, {}), jobs=0)
+
+
+def test_paper_grid_clusters_every_dataset_and_knn_where_a_train_split_is(tmp_path, monkeypatch):
+    """Against a fake data folder holding every paper dataset in its real layout, with every
+    encoder's weights taken as present: 26 datasets x every paper encoder x 6 clusterers."""
+    from fake_paper_data import make_fake_paper_root
+
+    from zsc import profiles
+    from zsc.data import DATASETS, paper_table
+    from zsc.encoders.paper import PAPER_ENCODERS
+
+    info = make_fake_paper_root(tmp_path / "data")
+    monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ZSC_FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setattr(profiles, "available_encoders", lambda names: (list(names), {}))
+    grid = batch.load_grid("paper", results=str(tmp_path / "results"))
+    prof = profiles.load_profile("paper")
+    paper_datasets = {r["name"] for r in paper_table()}
+    assert len(paper_datasets) == 26 and set(prof["datasets"]) == paper_datasets
+    assert set(PAPER_ENCODERS) <= set(prof["encoders"])  # MAE (avg) included
+
+    def jobs(kind: str) -> list:
+        return [j for j in grid.jobs if j.kind == kind]
+
+    cluster = jobs("cluster")
+    assert not grid.invalid
+    assert {j.params["dataset"] for j in cluster} == paper_datasets
+    assert len(cluster) == 26 * len(prof["encoders"]) * len(prof["clusterers"])
+    assert len(prof["clusterers"]) == 6 and all(j.params["seed"] == 1 for j in cluster)
+    with_train = {d for d in paper_datasets if "train" in info[d]["splits"]}
+    assert with_train == {d for d in paper_datasets if "train" in DATASETS.get(d).splits}
+    test_only = {"imagenet_v2", "imagenet_r", "imagenet_sketch", "imagenet_o"}
+    assert test_only.isdisjoint(with_train)
+    assert set(grid.skipped) == {f"{d} (kNN)" for d in test_only}  # said so, in the book too
+    assert all("no train split" in why for why in grid.skipped.values())
+    assert {j.params["dataset"] for j in jobs("knn")} == with_train
+    assert len(jobs("knn")) == len(with_train) * len(prof["encoders"])
+    assert len(jobs("embed")) == (26 + len(with_train)) * len(prof["encoders"])
+
+
+def test_paper_grid_without_train_files_still_clusters(tmp_path, monkeypatch):
+    from fake_paper_data import make_fake_paper_root
+
+    from zsc import profiles
+
+    make_fake_paper_root(tmp_path / "data", splits=("test",))
+    monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ZSC_FASHION_MNIST_DIR", raising=False)
+    monkeypatch.setattr(profiles, "available_encoders", lambda names: (list(names), {}))
+    grid = batch.load_grid("paper", results=str(tmp_path / "results"))
+    clustered = {j.params["dataset"] for j in grid.jobs if j.kind == "cluster"}
+    probed = {j.params["dataset"] for j in grid.jobs if j.kind == "knn"}
+    assert len(clustered) == 26
+    assert "cifar10" in clustered and "cifar10" not in probed
+    assert "cifar10 (kNN)" in grid.skipped and "no train split" in grid.skipped["cifar10 (kNN)"]

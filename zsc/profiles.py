@@ -88,9 +88,16 @@ def skip_note(skipped: Mapping[str, str]) -> str:
 
 
 def _split_size(dataset: str, n: int | None, split: str | None) -> int | None:
-    from .data import clamp_samples
+    """The sample size of a split that is present (None: all of it); raises when it is absent.
+    Only files are checked: at the paper's scale, no split is loaded just to be counted."""
+    from .data import available_splits, clamp_samples, get_dataset, missing_error
 
-    return clamp_samples(dataset, n, split)
+    spec = get_dataset(dataset)
+    split = split or spec.default_split
+    if split not in available_splits(dataset):
+        absent = spec.missing(split) if split in spec.splits else [f"split {split!r}"]
+        raise missing_error(dataset, spec.files_root(), spec.how_to_get, f"missing {absent[0]}")
+    return None if n is None else clamp_samples(dataset, n, split)
 
 
 def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -100,6 +107,8 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
     embeddings they need) exist only where a train split is present too, as in the paper, whose
     ImageNet-v2/-R/-Sketch/-O have no train split and are clustered all the same.
     Sample sizes are clamped to each split's size."""
+    from .data import get_dataset
+
     encoders, skipped = available_encoders(profile["encoders"])
     seed, ks = int(profile["seed"]), [int(k) for k in profile["knn_ks"]]
     knn = bool(profile.get("knn", True))
@@ -111,7 +120,9 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
         except ZscError as err:
             skipped[ds] = str(err).split(". ")[0]
             continue
-        if knn:
+        if knn and "train" not in get_dataset(ds).splits:
+            skipped[f"{ds} (kNN)"] = "clustered; no kNN: the dataset has no train split"
+        elif knn:
             try:
                 train[ds] = _split_size(ds, profile.get("knn_n_train"), "train")
             except ZscError as err:

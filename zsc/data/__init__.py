@@ -260,7 +260,6 @@ from .offline import (  # noqa: E402
     FASHION_MNIST_COARSE,
     FASHION_MNIST_DEFAULT_DIR,
     FASHION_MNIST_FINE_TO_COARSE,
-    _fashion_arrays,  # noqa: F401  (tests/test_faults.py still calls its cache_clear())
     fashion_mnist_dir,
     read_idx,
     sklearn_datasets_dir,
