@@ -168,7 +168,8 @@ def test_notebook_parameters_are_checked_before_execution(tmp_path, capsys):
     assert "02_embed_and_cluster.md" in a and "'showcase_dataset' must be str" in a and "3" in a
     assert "unknown parameter 'n_sample'" in b and "profile" in b
     code = main(["batch", str(grid_file(tmp_path, stages)), "--no-progress"])
-    assert code == 1 and "rejected before execution" in capsys.readouterr().out
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 2 and all(e.startswith("zsc: error: stage") for e in err)
     assert not (tmp_path / "results" / "batch" / "notebooks").exists()  # nothing was executed
 
 
@@ -215,6 +216,50 @@ def test_kill_9_then_resume_leaves_one_row_per_job(shared_home, tmp_path):
     assert len(df) == 12 and df["run_key"].is_unique
     assert len(list(jobs_dir.glob("*.json"))) == 16
     assert len(ResultsStore(tmp_path / "results" / "knn").read()) == 2
+
+
+def _runner(path: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "zsc.cli", "batch", str(path), "--jobs", "1", "--no-progress"]
+    return subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+
+
+def _counts(out: str) -> tuple[int, int]:
+    """(jobs this runner executed, jobs it found done) from its summary line."""
+    line = next(ln for ln in out.splitlines() if ln.startswith("grid "))
+    done = int(line.split(" jobs: ")[1].split(" done")[0])
+    skipped = int(line.split(" done, ")[1].split(" skipped")[0])
+    return done, skipped
+
+
+def test_two_runners_on_one_output_execute_each_job_once(shared_home, tmp_path):
+    path = grid_file(tmp_path, small_stages(60))
+    a, b = _runner(path), _runner(path)
+    out_a, out_b = a.communicate(timeout=900)[0], b.communicate(timeout=900)[0]
+    assert a.returncode == 0 and b.returncode == 0, (out_a, out_b)
+    (done_a, skip_a), (done_b, skip_b) = _counts(out_a), _counts(out_b)
+    assert done_a + done_b == 16  # every job executed exactly once, by one runner or the other
+    assert done_a + skip_a == 16 and done_b + skip_b == 16
+    df = rows(tmp_path / "results")
+    assert len(df) == 12 and df["run_key"].is_unique
+    assert len(ResultsStore(tmp_path / "results" / "knn").read()) == 2
+
+
+def test_a_runner_killed_mid_way_leaves_no_lock_that_blocks_the_other(shared_home, tmp_path):
+    path = grid_file(tmp_path, small_stages(80))
+    jobs_dir = tmp_path / "results" / "batch" / "jobs"
+    first, second = _runner(path), _runner(path)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(jobs_dir.glob("*.json"))) < 3:
+        assert first.poll() is None, "the first runner ended before it could be killed"
+        time.sleep(0.05)
+    os.kill(first.pid, signal.SIGKILL)  # mid-way, holding a job's lock
+    first.wait()
+    out = second.communicate(timeout=900)[0]
+    assert second.returncode == 0, out
+    assert len(list(jobs_dir.glob("*.json"))) == 16
+    df = rows(tmp_path / "results")
+    assert len(df) == 12 and df["run_key"].is_unique
 
 
 def test_bad_jobs_option():

@@ -1,7 +1,10 @@
+import math
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+import yaml
 
 from zsc.cli import main
 from zsc.results import ResultsStore
@@ -17,6 +20,9 @@ from zsc.results import ResultsStore
       '{"affinity_propagation": {"damping": 1.2}}'], "damping must be in"),
     (["run", "pixels", "digits", "--params", '{"kmeans": {"n_init_typo": 3}}'], "unsupported parameter"),
     (["embed", "supervised_resnet50", "digits"], "--weights PATH"),
+    (["run", "pixels", "digits", "--params", "not json"], "--params is not valid JSON"),
+    (["results", "/no/such/folder"], "no results folder /no/such/folder"),
+    (["notebook", "no_such_chapter"], "no notebook 'no_such_chapter'; chapters: 01_datasets"),
 ])
 def test_errors_are_one_line(capsys, argv, match):
     assert main(argv) == 2
@@ -56,5 +62,66 @@ def test_end_to_end_pixels_fashion_mnist_kmeans(tmp_path):
     assert row["n_samples"] == 10_000 and row["n_clusters_true"] == 10
     assert 0.3 < row["ami"] < 0.8  # pixels: informative but far from perfect
     for col in ("ari", "nmi", "silhouette_original", "silhouette_umap"):
-        assert row[col] == row[col]  # not NaN
+        assert not math.isnan(row[col])
     assert "AMI" in proc.stdout
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for cmd in ("datasets", "encoders", "embed", "run", "results", "batch", "book", "notebook", "zoo"):
+        assert f"    {cmd} " in out, cmd
+
+
+def _grid(tmp_path, **cluster_params):
+    stage = {"kind": "cluster", "params": {"encoder": "pixels", "dataset": "digits",
+                                           "clusterer": "kmeans", "n_samples": 100, **cluster_params}}
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({"name": "g", "results": str(tmp_path / "res"),
+                                    "stages": [{"kind": "embed", "params": {
+                                        "encoder": "pixels", "dataset": "digits", "n_samples": 100}},
+                                               stage]}))
+    return path
+
+
+@pytest.mark.parametrize("value,match", [
+    ({"n_samples": -5}, "n_samples must be a whole number of at least 1, or null for all, got -5"),
+    ({"n_samples": 2.5}, "n_samples must be a whole number"),
+    ({"seed": -1}, "seed must be a whole number of at least 0, got -1"),
+    ({"reducer": {"method": "umap", "n_components": 0}}, "n_components must be positive"),
+    ({"reducer": {"method": "umap", "n_comps": 5}}, "n_comps"),
+    ({"split": "validation"}, "has no split 'validation'"),
+])
+def test_grid_values_are_checked_before_any_job_runs(tmp_path, capsys, value, match):
+    assert main(["batch", str(_grid(tmp_path, **value)), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("zsc: error: stage 2 job 1") and match in err[0]
+    assert not (tmp_path / "res").exists()  # not even the valid embed job ran
+
+
+def test_knn_ks_are_checked(tmp_path, capsys):
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({"name": "g", "results": str(tmp_path / "res"), "stages": [
+        {"kind": "knn", "params": {"encoder": "pixels", "dataset": "digits", "ks": [10, 0]}}]}))
+    assert main(["batch", str(path)]) == 2
+    assert "ks must be a non-empty list of whole numbers" in capsys.readouterr().err
+
+
+def test_results_reads_any_folder_zsc_writes_and_exports(tmp_path, capsys):
+    path = _grid(tmp_path)
+    assert main(["batch", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    printed = out.split("results: ")[1].split(";")[0]  # the folder the batch printed
+    for folder in (printed, f"{printed}/clustering", f"{printed}/batch"):
+        assert main(["results", folder]) == 0
+        out = capsys.readouterr().out
+        assert "1 clustering rows" in out and "pixels" in out and "digits" in out, folder
+        assert "kmeans" in out.split("rows per clusterer:")[1]
+    for fmt, suffix in (("csv", ".csv"), ("parquet", ".parquet"), ("markdown", ".md")):
+        out_file = tmp_path / f"export{suffix}"
+        assert main(["results", printed, "--format", fmt, "-o", str(out_file)]) == 0
+        assert out_file.exists()
+    assert pd.read_csv(tmp_path / "export.csv")["clusterer"].tolist() == ["kmeans"]
+    assert pd.read_parquet(tmp_path / "export.parquet")["encoder"].tolist() == ["pixels"]
+    assert "| pixels" in (tmp_path / "export.md").read_text()

@@ -93,12 +93,40 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from .results import ResultsStore
+    from .results import find_stores
 
-    df = ResultsStore(args.results).read()
-    cols = [c for c in ["encoder", "dataset", "n_samples", "reducer", "clusterer", "ami", "ari",
-                        "nmi", "silhouette_umap"] if c in df.columns]
-    print(df[cols].to_string(index=False) if len(df) else "no results yet")
+    clu, knn = find_stores(args.folder or args.results)
+    df = clu.read()
+    if args.output:
+        return _export(df, args.format, Path(args.output))
+    if df.empty:
+        print(f"no results yet in {clu.path}")
+        return 0
+    print(f"{len(df)} clustering rows in {clu.path}" + (f"; {len(knn.read())} kNN rows in {knn.path}"
+                                                         if knn is not None else ""))
+    print("\nAMI (mean over clusterers and seeds), encoder x dataset:")
+    print(df.pivot_table(index="encoder", columns="dataset", values="ami", aggfunc="mean")
+          .round(3).to_string())
+    print("\nrows per clusterer:")
+    print(df.groupby("clusterer").size().rename("rows").to_string())
+    return 0
+
+
+def _export(df: Any, fmt: str | None, out: Path) -> int:
+    fmt = fmt or {".csv": "csv", ".parquet": "parquet", ".md": "markdown"}.get(out.suffix)
+    if fmt is None:
+        raise InvalidParameterError(f"cannot tell the format of {out}: give --format csv, "
+                                    "parquet or markdown")
+    from .io import atomic_path
+
+    with atomic_path(out) as tmp:
+        if fmt == "csv":
+            df.to_csv(tmp, index=False)
+        elif fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            tmp.write_text(df.to_markdown(index=False) + "\n")
+    print(f"{len(df)} rows written to {out} ({fmt})")
     return 0
 
 
@@ -114,6 +142,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import is_done, load_grid, run_grid
 
     grid = load_grid(args.grid, results=args.results, output=args.output)
+    if grid.invalid and not args.dry_run:  # nothing runs until every job is valid
+        for name, why in grid.invalid.items():
+            print(f"zsc: error: {name}: {why}", file=sys.stderr)
+        return 2
     if args.dry_run:
         for j in grid.jobs:
             state = "done" if is_done(grid.output, j.key) else "todo"
@@ -200,8 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default=None, help="results store folder (default: $ZSC_RESULTS_DIR)")
     s.set_defaults(func=cmd_run)
 
-    s = sub.add_parser("results", help="show the results store")
-    s.add_argument("--results", default=None)
+    s = sub.add_parser("results", help="summarise or export results (any folder zsc writes)",
+                       description="FOLDER: a results store, a profile's or batch's results "
+                       "folder, or a batch's output folder (default: $ZSC_RESULTS_DIR).")
+    s.add_argument("folder", nargs="?", default=None)
+    s.add_argument("--results", default=None, help=argparse.SUPPRESS)  # the former option
+    s.add_argument("--format", choices=["csv", "parquet", "markdown"], default=None,
+                   help="export format (default: from the file name)")
+    s.add_argument("-o", "--output", default=None, help="export every row to this file")
     s.set_defaults(func=cmd_results)
 
     s = sub.add_parser("batch", help="run a grid of jobs / notebooks (resumable; local or Dask)",

@@ -12,13 +12,15 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from . import __version__, config
+from . import config
+from ._version import __version__
+from .errors import DataMissingError
 from .io import atomic_path, config_hash
 
 CONFIG_COLUMNS = (
@@ -52,9 +54,6 @@ class ResultsStore:
         with atomic_path(self.path / f"{key}.parquet") as tmp:
             df.to_parquet(tmp, index=False)
         return key
-
-    def extend(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
-        return [self.append(r) for r in rows]
 
     def keys(self) -> set[str]:
         return {p.stem for p in self.path.glob("*.parquet")}
@@ -90,3 +89,25 @@ class ResultsStore:
 
     def __len__(self) -> int:
         return len(self.keys())
+
+
+def find_stores(path: str | os.PathLike[str] | None = None) -> tuple[ResultsStore, ResultsStore | None]:
+    """(clustering store, kNN store or None) of any folder zsc writes results to: a store itself
+    (`zsc run --results DIR`), a folder holding `clustering/` and `knn/` (a profile's or a
+    batch's results), or a batch's output folder (`.../batch`, holding `jobs/`)."""
+    if path is None:
+        return ResultsStore(), None
+    p = Path(path).expanduser()
+    if not p.is_dir():
+        raise DataMissingError(f"no results folder {p}")
+    for base in (p, p.parent):
+        if (base / "clustering").is_dir() or (base / "knn").is_dir():
+            if base is p.parent and not (p / "jobs").is_dir():
+                break
+            knn = base / "knn"
+            return ResultsStore(base / "clustering"), ResultsStore(knn) if knn.is_dir() else None
+    if p.name == "clustering" and (p.parent / "knn").is_dir():
+        return ResultsStore(p), ResultsStore(p.parent / "knn")
+    if p.name == "knn":
+        return ResultsStore(p.parent / "clustering"), ResultsStore(p)
+    return ResultsStore(p), None

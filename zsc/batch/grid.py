@@ -203,7 +203,53 @@ def check_job(kind: JobKind, params: Mapping[str, Any]) -> None:
     from ..encoders import get_encoder
 
     get_encoder(str(params["encoder"]))
-    get_dataset(str(params["dataset"]))
+    spec = get_dataset(str(params["dataset"]))
+    check_values(kind.name, params)
+    if params.get("split") is not None and params["split"] not in spec.splits:
+        raise InvalidParameterError(f"{kind.name} job: dataset {spec.name!r} has no split "
+                                    f"{params['split']!r} (its splits: {', '.join(spec.splits)})")
     if kind.name == "cluster":
         CLUSTERERS.get(str(params["clusterer"]))
         check_params(str(params["clusterer"]), dict(params.get("params") or {}))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _positive(v: Any) -> bool:
+    return _is_int(v) and v >= 1
+
+
+# Each value a grid may set, with the rule it must follow (checked before any job runs).
+_VALUE_RULES: dict[str, tuple[Any, str]] = {
+    "n_samples": (lambda v: v is None or _positive(v), "a whole number of at least 1, or null for all"),
+    "n_train": (lambda v: v is None or _positive(v), "a whole number of at least 1, or null for all"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "a whole number of at least 0"),
+    "ks": (lambda v: isinstance(v, list) and bool(v) and all(_positive(k) for k in v),
+           "a non-empty list of whole numbers of at least 1, e.g. [1, 10, 20]"),
+    "umap": (lambda v: isinstance(v, bool), "true or false"),
+    "split": (lambda v: v is None or isinstance(v, str), "a split name such as test or train"),
+    "device": (lambda v: v is None or isinstance(v, str), "a device name such as cpu or cuda:0"),
+    "params": (lambda v: v is None or isinstance(v, Mapping), "a mapping of clusterer parameters"),
+}
+
+
+def check_values(kind: str, params: Mapping[str, Any]) -> None:
+    """Type and range of every value of a job (one line naming the value and the rule)."""
+    for key, value in params.items():
+        rule = _VALUE_RULES.get(key)
+        if rule and not rule[0](value):
+            raise InvalidParameterError(f"{kind} job: {key} must be {rule[1]}, got {value!r}")
+    red = params.get("reducer")
+    if red is not None:
+        from ..reduce import ReducerConfig
+
+        if not isinstance(red, (str, Mapping)):
+            raise InvalidParameterError(f"{kind} job: reducer must be a name (none, pca, umap, "
+                                        f"pacmap) or a mapping like {{method: umap, n_components: "
+                                        f"50}}, got {red!r}")
+        try:
+            ReducerConfig(**red) if isinstance(red, Mapping) else ReducerConfig(red)
+        except TypeError as err:
+            raise InvalidParameterError(f"{kind} job: reducer {dict(red)!r}: {err}") from None

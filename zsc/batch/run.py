@@ -55,13 +55,31 @@ def _intact(path: Path) -> bool:
     return True
 
 
-def execute_job(job: Job, results: str, output: str, threads: int | None = None) -> dict[str, Any]:
-    """Run one job and write its record; never raises (a failure is returned, with its message).
+def lock_path(output: Path, key: str) -> Path:
+    return output / "locks" / f"{key}.lock"
 
+
+def execute_job(job: Job, results: str, output: str, threads: int | None = None) -> dict[str, Any]:
+    """Run one job under its lock and write its record; never raises (a failure is returned).
+
+    The lock (an OS file lock, `<output>/locks/<key>.lock`) makes runners that share an output
+    folder cooperate: a job another runner holds is waited for, then skipped if that runner
+    finished it. The OS releases the lock of a killed process, so none is ever left stale.
     Runs in a worker process (local pool or Dask worker): top-level and picklable."""
+    from filelock import FileLock
+
+    out = Path(output)
+    lock = lock_path(out, job.key)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        if is_done(out, job.key):  # another runner did it while this one waited
+            return {"key": job.key, "kind": job.kind, "name": job.name, "status": "skipped"}
+        return _execute(job, results, out, threads)
+
+
+def _execute(job: Job, results: str, out: Path, threads: int | None) -> dict[str, Any]:
     if threads:
         _limit_threads(threads)
-    out = Path(output)
     t0 = time.perf_counter()
     status: dict[str, Any] = {"key": job.key, "kind": job.kind, "name": job.name,
                               "params": job.params, "zsc_version": __version__}
@@ -216,6 +234,8 @@ def run_grid(grid: Grid, *, jobs: int = 1, scheduler: str | None = None, progres
     for status in _submit_all(todo, grid, jobs, scheduler) if todo else []:
         if status["status"] == "done":
             summary.done += 1
+        elif status["status"] == "skipped":  # done by another runner on the same output
+            summary.skipped += 1
         else:
             summary.failed.append(status)
             bar.write(f"FAILED {status['name']}: {status['error'].splitlines()[0]}")
