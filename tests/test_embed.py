@@ -162,3 +162,22 @@ def test_nan_embeddings_are_refused():
 def test_unknown_encoder():
     with pytest.raises(UnknownNameError, match="Known encoders: pixels"):
         E.embed("pixel", "digits")
+
+
+def test_bf16_is_an_explicit_option_with_its_own_cache_key_and_small_drift():
+    """The paper embedded in fp32; bf16 (autocast) is opt-in, keyed apart, and measured here on
+    CPU (on a GPU the same comparison measures its drift there)."""
+    import numpy as np
+
+    from zsc.embed import embed
+    from zsc.errors import InvalidParameterError
+
+    a = embed("zoo_random_resnet", "digits", n_samples=64, progress=False)
+    b = embed("zoo_random_resnet", "digits", n_samples=64, precision="bf16", progress=False)
+    assert a.key != b.key and not b.from_cache
+    cos = (a.features * b.features).sum(1) / (np.linalg.norm(a.features, axis=1)
+                                              * np.linalg.norm(b.features, axis=1))
+    assert not np.array_equal(a.features, b.features)  # it really ran in bfloat16
+    assert cos.min() > 0.99
+    with pytest.raises(InvalidParameterError, match="fp32, fp16, bf16"):
+        embed("pixels", "digits", n_samples=8, precision="fp8", progress=False)

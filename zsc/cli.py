@@ -58,7 +58,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from .embed import embed
 
     e = embed(args.encoder, args.dataset, args.split, n_samples=args.n_samples, seed=args.seed,
-              batch_size=args.batch_size, device=args.device, weights=args.weights)
+              batch_size=args.batch_size, device=args.device, weights=args.weights,
+              precision=args.precision)
     how = "from cache" if e.from_cache else f"in {e.seconds:.1f} s"
     print(f"{args.encoder} on {e.dataset}/{e.split}: {e.features.shape[0]} x {e.features.shape[1]} "
           f"embeddings ({how}), key {e.key}")
@@ -219,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("embed", help="embed a dataset split (cached)")
     common(s)
     s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default=None,
+                   help="override the paper's precision (fp32; CLIP fp16 on CUDA): a deviation")
     s.set_defaults(func=cmd_embed)
 
     s = sub.add_parser("run", help="embed, reduce, cluster, score and store results rows")

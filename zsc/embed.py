@@ -109,6 +109,14 @@ def check_finite(features: np.ndarray, what: str) -> None:
         )
 
 
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise InvalidParameterError(
+            f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
 @torch.inference_mode()
 def encode(
     model: torch.nn.Module,
@@ -122,14 +130,17 @@ def encode(
     progress: bool = True,
     desc: str = "embedding",
 ) -> np.ndarray:
-    """Run `model` over `images` in `precision` ("fp32", or "fp16": model and input in half
-    precision, as the paper's CLIP on a GPU); on CUDA with pinned memory and channels-last.
-    Features come back as float32."""
+    """Run `model` over `images` in `precision` ("fp32"; "fp16": model and input in half
+    precision, as the paper's CLIP on a GPU; "bf16": fp32 weights under bfloat16 autocast, an
+    explicit option only); on CUDA with pinned memory and channels-last. Features come back as
+    float32."""
     from tqdm.auto import tqdm
 
     device = torch.device(device) if device is not None else default_device()
     cuda = device.type == "cuda"
-    dtype = {"fp32": torch.float32, "fp16": torch.float16}[precision]
+    check_precision(precision)
+    dtype = torch.float16 if precision == "fp16" else torch.float32
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     if num_workers is None:
         num_workers = min(8, os.cpu_count() or 1) if cuda else 0
     loader = DataLoader(
@@ -144,7 +155,8 @@ def encode(
         batch = batch.to(device, dtype=dtype, non_blocking=cuda)
         if cuda:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        feats = model(batch)
+        with autocast:
+            feats = model(batch)
         out.append(feats.float().flatten(1).cpu().numpy())
     dim = out[0].shape[1] if out else 0
     return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
@@ -174,9 +186,13 @@ def precision_for(spec: EncoderSpec, device: torch.device | str) -> str:
 
 
 def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | None, seed: int,
-                     weights: str | None, cuda: bool = False) -> dict[str, Any]:
-    """The embedding's identity (its cache key); `cuda`: computed on a CUDA device."""
+                     weights: str | None, cuda: bool = False, precision: str | None = None
+                     ) -> dict[str, Any]:
+    """The embedding's identity (its cache key); `cuda`: computed on a CUDA device; `precision`:
+    an explicit choice instead of the paper's (fp32; CLIP fp16 on CUDA)."""
     spec = get_encoder(encoder)
+    if precision is not None:
+        check_precision(precision)
     return {
         "encoder": encoder,
         "weights": _weights_fingerprint(weights) if weights else spec.weights_id,
@@ -185,7 +201,7 @@ def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | No
         "n_samples": n_samples,
         "seed": seed if n_samples is not None else None,
         "preprocessing": preprocessing_for(spec, dataset).key(),
-        "precision": spec.precision("cuda" if cuda else "cpu"),
+        "precision": precision or spec.precision("cuda" if cuda else "cpu"),
         "zsc_version": __version__,
     }
 
@@ -215,15 +231,18 @@ def embed(
     data_dir: str | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    precision: str | None = None,
     progress: bool = True,
 ) -> Embeddings:
-    """Embed (a seeded subsample of) one split; reuse the cached result when there is one."""
+    """Embed (a seeded subsample of) one split; reuse the cached result when there is one.
+    `precision` (fp32 / fp16 / bf16) overrides the paper's choice: a deviation, in the key."""
     spec = get_encoder(encoder)
     data = dataset if isinstance(dataset, LoadedDataset) else None
     name = data.name if data else str(dataset)
     split = data.split if data else (split or _default_split(name))
     device = torch.device(device) if device is not None else default_device()
-    cfg = embedding_config(encoder, name, split, n_samples, seed, weights, device.type == "cuda")
+    cfg = embedding_config(encoder, name, split, n_samples, seed, weights, device.type == "cuda",
+                           precision)
     path = cache_path(cfg, cache_dir)
     if cache:
         hit = load_arrays(path)

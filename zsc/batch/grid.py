@@ -232,6 +232,7 @@ _VALUE_RULES: dict[str, tuple[Any, str]] = {
     "split": (lambda v: v is None or isinstance(v, str), "a split name such as test or train"),
     "device": (lambda v: v is None or isinstance(v, str), "a device name such as cpu or cuda:0"),
     "params": (lambda v: v is None or isinstance(v, Mapping), "a mapping of clusterer parameters"),
+    "precision": (lambda v: v in (None, "fp32", "fp16", "bf16"), "fp32, fp16 or bf16"),
 }
 
 

@@ -31,7 +31,8 @@ def _run_embed(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]
     default_split = get_dataset(p["dataset"]).default_split
     split = p.get("split") or default_split
     emb = embed(p["encoder"], p["dataset"], split, n_samples=p.get("n_samples"),
-                seed=int(p.get("seed", 0)), device=p.get("device"), progress=False)
+                seed=int(p.get("seed", 0)), device=p.get("device"), precision=p.get("precision"),
+                progress=False)
     if p.get("umap", split == default_split):
         reduce(emb.features, dataclasses.replace(UMAP_PAPER, seed=int(p.get("seed", 0))),
                input_key=emb.key)
@@ -80,7 +81,7 @@ def _run_notebook(p: dict[str, Any], results: Path, output: Path) -> dict[str, A
 JOB_KINDS: Registry[JobKind] = Registry("job kind")
 for _kind in [
     JobKind("embed", _run_embed, ("encoder", "dataset"),
-            ("split", "n_samples", "seed", "umap", "device"), device="gpu"),
+            ("split", "n_samples", "seed", "umap", "device", "precision"), device="gpu"),
     JobKind("cluster", _run_cluster, ("encoder", "dataset", "clusterer"),
             ("split", "n_samples", "seed", "reducer", "params", "device")),
     JobKind("knn", _run_knn, ("encoder", "dataset"),
