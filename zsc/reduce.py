@@ -7,7 +7,7 @@ Reductions are the expensive shared step of a sweep (one UMAP feeds six clustere
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import KW_ONLY, asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,12 @@ for _name, _doc in [
 
 @dataclass(frozen=True)
 class ReducerConfig:
-    """How to reduce an embedding. `n_components` is an int, or for PCA a variance fraction."""
+    """How to reduce an embedding. `n_components` is an int, or for PCA a variance fraction.
+    Only `method` and `n_components` may be given by position."""
 
     method: str = "umap"
     n_components: int | float | None = 50
+    _: KW_ONLY  # the rest by name only
     zscore_before: bool = False
     zscore_after: bool = False
     n_neighbors: int = 30
