@@ -21,8 +21,8 @@ min_samples = 5, max cluster size round(0.2·N), eom; benchmarks/README.md, "HDB
 implementation"). It counts min_samples without the point itself (scikit-learn's 5 is its 4);
 spelled like that, on UMAP-50 embeddings of Fashion-MNIST (5,000 and 10,000 test images) the
 two agree without the size cap (ARI ≥ 0.9998) but not with the paper's cap (ARI 0.92–0.98; on
-digits 0.999), so they do not give the paper's partition interchangeably. It is 2–4× faster on
-those embeddings and about as fast on 50-d synthetic data; that does not outweigh fidelity,
+digits 0.999), so they do not give the paper's partition interchangeably. It is 1.2–5× faster on
+those embeddings and 0.9–1.9× (CPU) on 50-d synthetic data; that does not outweigh fidelity,
 and it is not used.
 """
 
