@@ -139,6 +139,12 @@ class Spectral(ClusterMixin, BaseEstimator):
     (728 s at 20,000 × 768, against 49 s here). Here plain Lanczos on D^-1/2 A D^-1/2 with the
     connected components deflated (`normalized_adjacency_embedding`).
 
+    "scikit-learn's partition" means scikit-learn 1.9's: 1.9 changed SpectralClustering's
+    ARPACK call (shift-invert on L near a small negative sigma, where ≤ 1.8 used I − L near 1),
+    and on graphs with several components or near-degenerate eigenvalues scikit-learn 1.6–1.8
+    give other partitions than 1.9 (and zsc) — tests/test_cluster.py fails there; the paper
+    ran an older scikit-learn.
+
     It is used at every size, not only above a threshold: the partition is the same as
     scikit-learn's, so a size switch would buy nothing but a second code path. `zsc.cluster`'s
     "spectral" falls back to scikit-learn's `SpectralClustering` only for what this class does
