@@ -144,13 +144,16 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
         model = _AP(damping=self.damping, convergence_iter=self.convergence_iter,
                     max_iter=self.max_iter, preference=self.preference, affinity=self.affinity,
                     random_state=self.random_state)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
             model.fit(x)
+        for w in caught:  # pass on anything but the convergence warning
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.cluster_centers_indices_ = np.asarray(model.cluster_centers_indices_)
         self.labels_ = np.asarray(model.labels_, dtype=np.int64)
         self.n_iter_ = int(model.n_iter_)
-        self.converged_ = bool(len(self.cluster_centers_indices_) > 0 and self.n_iter_ < self.max_iter)
+        self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         if self.affinity != "precomputed":
             self.cluster_centers_ = x[self.cluster_centers_indices_].copy()
         return self
