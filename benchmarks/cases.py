@@ -213,6 +213,37 @@ def spectral_sklearn(p: dict) -> dict:
     return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "labels": np.asarray(labels)}
 
 
+# --------------------------------------------------------------------------- HDBSCAN
+def hdbscan_zsc(p: dict) -> dict:
+    """zsc.cluster.HDBSCAN (scikit-learn's HDBSCAN) with the paper's settings: min_cluster_size
+    = min_samples = 5, max_cluster_size = round(0.2·N), eom."""
+    from zsc.cluster import HDBSCAN
+
+    X, _ = load(p["data"])
+    base = rss()
+    with Clock() as c:
+        labels = HDBSCAN(min_cluster_size=5, max_cluster_frac=0.2, metric=p["metric"],
+                         cluster_selection_method="eom").fit(X).labels_
+    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base, "labels": labels}
+
+
+def hdbscan_contrib(p: dict) -> dict:
+    """The `hdbscan` package (scikit-learn-contrib) on the same settings. Its min_samples
+    excludes the point itself, so scikit-learn's 5 is its 4; one core-distance job (1 thread);
+    its default (approximate) minimum spanning tree."""
+    import hdbscan
+
+    X, _ = load(p["data"])
+    X = np.asarray(X, dtype=np.float64)  # as zsc's HDBSCAN gets it (validate_data)
+    base = rss()
+    with Clock() as c:
+        labels = hdbscan.HDBSCAN(min_cluster_size=5, min_samples=4, max_cluster_size=round(0.2 * len(X)),
+                                 metric="manhattan" if p["metric"] == "l1" else p["metric"],
+                                 cluster_selection_method="eom", core_dist_n_jobs=1).fit_predict(X)
+    return {"seconds": c.seconds, "cpu_seconds": c.cpu_seconds, "baseline": base,
+            "labels": np.asarray(labels, dtype=np.int64)}
+
+
 # --------------------------------------------------------------------------- 4. full sweep
 SWEEP = ("kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan")
 
@@ -271,5 +302,5 @@ def sweep_naive_bytes(n: int, d_reduced: int = 50, ap_iter_conv: int = 15) -> di
 TASKS: dict[str, Callable[[dict], dict]] = {
     f.__name__: f for f in (ac_zsc, ac_sklearn, knn_zsc, knn_sklearn, knn_matmul, sil_zsc_exact,
                             sil_sklearn, sil_zsc_subsample, sil_sklearn_subsample, spectral_zsc,
-                            spectral_sklearn, sweep_umap, sweep_step)
+                            spectral_sklearn, hdbscan_zsc, hdbscan_contrib, sweep_umap, sweep_step)
 }

@@ -40,20 +40,22 @@ from benchmarks import cases as C  # noqa: E402
 from benchmarks.data import data_path  # noqa: E402
 
 GiB = 2**30
-ALL_CASES = ("ac", "knn", "knn1000", "sil", "sil1000", "spectral", "sweep")
+ALL_CASES = ("ac", "knn", "knn1000", "sil", "sil1000", "spectral", "hdbscan", "sweep")
 DEFAULT_CASES = ("ac", "knn", "knn1000", "sil", "sil1000")
 
 # Problem sizes. FULL is the paper scale; QUICK runs every code path in a minute or two;
 # TINY is what tests/test_benchmarks_smoke.py runs (in-process, a few seconds).
 FULL = {"ac": [20_000, 50_000, 100_000], "ac_d": 50, "knn": (50_000, 10_000, 768),
         "sil": [20_000, 100_000], "sil_d": 50, "sil_sub": 20_000, "sweep": (50_000, 768),
-        "spectral": [10_000, 20_000], "spectral_d": 768, "classes": 100, "knn_repeat": 3}
+        "spectral": [10_000, 20_000], "spectral_d": 768, "classes": 100, "knn_repeat": 3,
+        "hdbscan": [(20_000, ("euclidean", "l1", "chebyshev")), (100_000, ("euclidean",))], "hdbscan_d": 50}
 QUICK = {"ac": [3_000, 8_000], "ac_d": 50, "knn": (10_000, 2_000, 768),
          "sil": [3_000, 10_000], "sil_d": 50, "sil_sub": 2_000, "sweep": (3_000, 768),
-         "spectral": [3_000], "spectral_d": 768, "classes": 100}
+         "spectral": [3_000], "spectral_d": 768, "classes": 100,
+        "hdbscan": [(3_000, ("euclidean", "l1", "chebyshev"))], "hdbscan_d": 50}
 TINY = {"ac": [500], "ac_d": 16, "knn": (400, 100, 32), "sil": [500, 800], "sil_d": 16,
         "sil_sub": 300, "sweep": (500, 32), "spectral": [500], "spectral_d": 16,
-        "classes": 10}
+        "classes": 10, "hdbscan": [(500, ("euclidean",))], "hdbscan_d": 16}
 SEPARATION = {50: 1.0}  # class separation by width (default 0.6); see data.py
 
 
@@ -373,6 +375,29 @@ class Bench:
             check = self.same_partition(f"spectral {n}x{d}", z, o)
             self.add(Row("Spectral (raw)", n, d, z, "sklearn SpectralClustering (kNN affinity, ARPACK)",
                          o, check))
+
+    # ---- HDBSCAN: scikit-learn's (zsc's, the paper's) vs the hdbscan package
+    def case_hdbscan(self) -> None:
+        from sklearn.metrics import adjusted_rand_score
+
+        d = self.sizes["hdbscan_d"]
+        for n, metrics in self.sizes["hdbscan"]:
+            for metric in metrics:
+                self.log(f"[hdbscan] {n} x {d}, {metric}, min_cluster_size = min_samples = 5, "
+                         f"max cluster size 0.2·N, eom")
+                p = {"data": self.data(n, d), "metric": metric}
+                z = self.run("hdbscan_zsc", p, timeout=self.limits.step_timeout)
+                o = self.run("hdbscan_contrib", p, timeout=self.limits.step_timeout)
+                check = ""
+                if z.ok and o.ok:
+                    zl, ol = z.result["labels"], o.result["labels"]
+                    ari = adjusted_rand_score(zl, ol)
+                    check = (f"ARI(zsc, hdbscan) = {ari:.6f}; clusters {zl.max() + 1} vs {ol.max() + 1}, "
+                             f"noise {(zl < 0).sum()} vs {(ol < 0).sum()}")
+                    self.targets.append(Target(f"HDBSCAN {n}x{d} {metric}: the hdbscan package gives "
+                                               "the same partition", ari == 1.0, f"ARI {ari:.6f}"))
+                self.add(Row(f"HDBSCAN ({metric})", n, d, z,
+                             "hdbscan package (min_samples=4, i.e. sklearn's 5)", o, check))
 
     # ---- 4. sweep
     def case_sweep(self) -> None:

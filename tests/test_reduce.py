@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from zsc.errors import InvalidParameterError, UnknownNameError
 from zsc.reduce import Reducer, ReducerConfig, reduce
@@ -29,7 +30,8 @@ def test_umap_is_seeded_and_cached(blobs):
     a = reduce(X, cfg)
     b = reduce(X, cfg)
     np.testing.assert_array_equal(a, b)
-    c = Reducer(**cfg.key()).fit_transform(X)
+    c = Reducer.from_config(cfg).fit_transform(X)
+    assert Reducer.from_config(cfg).config == cfg
     np.testing.assert_allclose(a, c, atol=1e-5)
     assert a.shape == (300, 5)
 
@@ -64,3 +66,20 @@ def test_labels():
     assert ReducerConfig("umap", 50).label == "umap50"
     assert ReducerConfig("pca", 0.9, zscore_before=True).label == "z-pca0.9"
     assert ReducerConfig("none", None).label == "none"
+
+
+def test_transform_only_where_exact(blobs):
+    X, _ = blobs
+    r = Reducer("pca", 3, zscore_before=True, zscore_after=True).fit(X)
+    np.testing.assert_allclose(r.transform(X), r.fit_transform(X), atol=1e-5)
+    assert not hasattr(Reducer("umap", 2), "transform")  # approximate out-of-sample maps: none
+    assert not hasattr(Reducer("pacmap", 2), "transform")
+
+
+@parametrize_with_checks([
+    Reducer("none"), Reducer("none", zscore_before=True), Reducer("pca", 2, zscore_before=True),
+    Reducer("pca", 0.9, zscore_after=True), Reducer("umap", 2, n_neighbors=5),
+    Reducer("pacmap", 2, n_neighbors=5),
+])
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)

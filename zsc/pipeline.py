@@ -61,7 +61,7 @@ def run(
     umap_seconds = time.perf_counter() - t0
     rows = []
     for name in names:
-        red_cfg, hp = paper_settings(name, encoder, enc.family, enc.method)
+        red_cfg, hp = paper_settings(name, encoder, enc.family, enc.method, dataset=dataset)
         red_cfg = reducer if reducer is not None else fit_to_shape(red_cfg, *emb.features.shape)
         red_cfg = replace(red_cfg, seed=seed)
         hp = {**hp, **dict((params or {}).get(name, {}))}

@@ -7,12 +7,13 @@ Reductions are the expensive shared step of a sweep (one UMAP feeds six clustere
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import KW_ONLY, asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.metaestimators import available_if
 
 from . import __version__, config
 from .errors import InvalidParameterError
@@ -31,10 +32,12 @@ for _name, _doc in [
 
 @dataclass(frozen=True)
 class ReducerConfig:
-    """How to reduce an embedding. `n_components` is an int, or for PCA a variance fraction."""
+    """How to reduce an embedding. `n_components` is an int, or for PCA a variance fraction.
+    Only `method` and `n_components` may be given by position."""
 
     method: str = "umap"
     n_components: int | float | None = 50
+    _: KW_ONLY  # the rest by name only
     zscore_before: bool = False
     zscore_after: bool = False
     n_neighbors: int = 30
@@ -81,18 +84,24 @@ NONE = ReducerConfig("none", None)
 
 def zscore(x: np.ndarray) -> np.ndarray:
     """Per-dimension standardisation; constant dimensions are left at zero, not divided by 0."""
-    mu = x.mean(axis=0)
-    sd = x.std(axis=0)
-    sd[sd == 0] = 1.0
+    mu, sd = _moments(x)
     return (x - mu) / sd
 
 
 class Reducer(TransformerMixin, BaseEstimator):
-    """scikit-learn style wrapper: `Reducer(method="umap", n_components=50).fit_transform(X)`."""
+    """scikit-learn style wrapper: `Reducer(method="umap", n_components=50).fit_transform(X)`.
+
+    The parameters are `ReducerConfig`'s, with the seed named `random_state` as scikit-learn
+    estimators name it (`Reducer.from_config(cfg)`, `reducer.config`). Input is validated with
+    scikit-learn's `validate_data` (2-d, finite, real, dense) and reduced in float32.
+    `transform` (new rows into a fitted reduction) exists for "none" and "pca", whose
+    out-of-sample map is exact; UMAP's and PaCMAP's are approximate and zsc never uses them, so
+    a UMAP/PaCMAP Reducer offers `fit_transform` only (as scikit-learn's TSNE).
+    """
 
     def __init__(self, method: str = "umap", n_components: int | float | None = 50,
                  zscore_before: bool = False, zscore_after: bool = False, n_neighbors: int = 30,
-                 min_dist: float = 0.0, metric: str = "euclidean", seed: int = 0) -> None:
+                 min_dist: float = 0.0, metric: str = "euclidean", random_state: int = 0) -> None:
         self.method = method
         self.n_components = n_components
         self.zscore_before = zscore_before
@@ -100,22 +109,38 @@ class Reducer(TransformerMixin, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
-        self.seed = seed
+        self.random_state = random_state
+
+    @classmethod
+    def from_config(cls, cfg: ReducerConfig) -> Reducer:
+        p = cfg.key()
+        p["random_state"] = p.pop("seed")
+        return cls(**p)
 
     @property
     def config(self) -> ReducerConfig:
-        return ReducerConfig(**self.get_params())
+        p = self.get_params()
+        p["seed"] = p.pop("random_state")
+        return ReducerConfig(**p)
 
-    def fit(self, X: np.ndarray, y: Any = None) -> Reducer:
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # the output is float32 (memory)
+        return tags
+
+    def fit(self, X: Any, y: Any = None) -> Reducer:
         self.fit_transform(X)
         return self
 
-    def fit_transform(self, X: np.ndarray, y: Any = None) -> np.ndarray:
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        from sklearn.utils.validation import validate_data
+
         cfg = self.config
-        x = np.asarray(X, dtype=np.float32)
+        x = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         n, d = x.shape
+        self.mean_, self.scale_ = _moments(x) if cfg.zscore_before else (None, None)
         if cfg.zscore_before:
-            x = zscore(x)
+            x = (x - self.mean_) / self.scale_
         if cfg.method == "none":
             out = x
         elif cfg.method == "pca":
@@ -126,7 +151,8 @@ class Reducer(TransformerMixin, BaseEstimator):
                 n_comp = int(n_comp)
             if isinstance(n_comp, int) and n_comp > min(n, d):
                 raise InvalidParameterError(
-                    f"pca: n_components={n_comp} exceeds min(n_samples, n_features)={min(n, d)}"
+                    f"pca: n_components={n_comp} exceeds min(n_samples, n_features)={min(n, d)} "
+                    f"(n_samples = {n}, n_features = {d})"
                 )
             self.model_ = PCA(n_components=n_comp, random_state=cfg.seed)
             out = self.model_.fit_transform(x)
@@ -151,9 +177,43 @@ class Reducer(TransformerMixin, BaseEstimator):
                                             random_state=cfg.seed)
             out = self.model_.fit_transform(x)
         out = np.asarray(out, dtype=np.float32)
+        self.after_mean_, self.after_scale_ = _moments(out) if cfg.zscore_after else (None, None)
         if cfg.zscore_after:
-            out = zscore(out)
+            out = (out - self.after_mean_) / self.after_scale_
+        self.n_components_ = int(out.shape[1])
         return out
+
+    def _exact_transform(self) -> bool:
+        return self.method in ("none", "pca")
+
+    @available_if(_exact_transform)
+    def transform(self, X: Any) -> np.ndarray:
+        """New rows through the fitted z-score and PCA (only "none" and "pca")."""
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self, "n_components_")
+        x = validate_data(self, X, dtype=np.float32, reset=False)
+        if self.mean_ is not None:
+            x = (x - self.mean_) / self.scale_
+        out = x if self.method == "none" else self.model_.transform(x)
+        out = np.asarray(out, dtype=np.float32)
+        if self.after_mean_ is not None:
+            out = (out - self.after_mean_) / self.after_scale_
+        return out
+
+
+# TransformerMixin's set_output machinery wraps `transform` when the class is created, and the
+# wrapper hides `available_if` (hasattr would say yes, then the call fails): apply it again
+# around the wrapped method so that a UMAP/PaCMAP Reducer has no `transform` at all.
+Reducer.transform = available_if(Reducer._exact_transform)(Reducer.__dict__["transform"])
+
+
+def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean and std, constant dimensions scaled by 1 (as `zscore`)."""
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd[sd == 0] = 1.0
+    return mu, sd
 
 
 def reduce(
@@ -174,7 +234,7 @@ def reduce(
         hit = load_arrays(path)
         if hit is not None:
             return hit[1]["reduced"]
-    out = Reducer(**cfg.key()).fit_transform(X)
+    out = Reducer.from_config(cfg).fit_transform(X)
     if cache:
         save_arrays(path, key, reduced=out)
     return out
