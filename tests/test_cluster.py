@@ -5,6 +5,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from zsc import cluster as C
+from zsc import settings as S
 from zsc.errors import InvalidEmbeddingError, InvalidParameterError, UnknownNameError
 
 
@@ -126,17 +127,17 @@ def test_full_matrix_linkages_run_on_all_points_with_a_memory_warning(monkeypatc
 
 
 def test_paper_settings():
-    red, hp = C.paper_settings("kmeans", "pixels")
+    red, hp = S.paper_settings("kmeans", "pixels")
     assert red.method == "pca" and red.n_components == 0.9 and red.zscore_before
-    red, hp = C.paper_settings("ac_without_c", "dino_vitb16")
+    red, hp = S.paper_settings("ac_without_c", "dino_vitb16")
     assert hp["distance_threshold"] == 0.2 and hp["linkage"] == "average"
-    red, hp = C.paper_settings("hdbscan", "supervised_vitb16")
+    red, hp = S.paper_settings("hdbscan", "supervised_vitb16")
     assert hp["metric"] == "chebyshev" and red.method == "umap" and red.n_components == 50
-    assert C.paper_settings("spectral", "supervised_resnet50")[0].method == "none"
-    assert C.paper_settings("spectral", "supervised_resnet50")[1]["n_neighbors"] == 20
-    assert C.paper_settings("hdbscan", "pixels", dataset="celeba")[1]["min_cluster_size"] == 2
+    assert S.paper_settings("spectral", "supervised_resnet50")[0].method == "none"
+    assert S.paper_settings("spectral", "supervised_resnet50")[1]["n_neighbors"] == 20
+    assert S.paper_settings("hdbscan", "pixels", dataset="celeba")[1]["min_cluster_size"] == 2
     # encoders outside the paper borrow the paper encoder of the same method and backbone kind
-    red, hp = C.paper_settings("affinity_propagation", "zoo_mae_vit", "ViT-small", "mae")
+    red, hp = S.paper_settings("affinity_propagation", "zoo_mae_vit", "ViT-small", "mae")
     assert hp["damping"] == 0.6
 
 
@@ -181,7 +182,7 @@ def test_spectral_registry_uses_lanczos_and_falls_back_to_sklearn(blobs):
     assert isinstance(res.estimator, C.Spectral) and adjusted_rand_score(y, res.labels) == 1.0
     assert res.params["n_neighbors"] == 10 and res.params["assign_labels"] == "cluster_qr"
     # paper settings pass straight through; other affinities / an explicit eigen_solver: sklearn's
-    _, params = C.paper_settings("spectral", "dino_vitb16")
+    _, params = S.paper_settings("spectral", "dino_vitb16")
     assert isinstance(C.make_clusterer("spectral", 3, **params), C.Spectral)
     assert isinstance(C.make_clusterer("spectral", 3, affinity="rbf"), SpectralClustering)
     assert isinstance(C.make_clusterer("spectral", 3, eigen_solver="arpack"), SpectralClustering)

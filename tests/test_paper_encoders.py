@@ -177,10 +177,10 @@ def test_precision_is_the_papers():
 
 
 def test_cluster_overrides_name_registered_encoders():
-    from zsc.cluster import PAPER_OVERRIDES
     from zsc.encoders import ENCODERS
+    from zsc.settings import paper_table
 
-    used = {e for per in PAPER_OVERRIDES.values() for e in per}
+    used = {e for per in paper_table().values() for e in per}
     assert used <= set(ENCODERS.names()), used - set(ENCODERS.names())
 
 

@@ -15,9 +15,9 @@ from importlib import resources
 
 import pytest
 
-from zsc.cluster import CLUSTERERS, make_clusterer, paper_setting, paper_settings
+from zsc.cluster import CLUSTERERS, make_clusterer
 from zsc.encoders import ENCODERS, get_encoder
-from zsc.settings import PAPER_SEED, SILHOUETTE_UMAP_SEED
+from zsc.settings import PAPER_SEED, SILHOUETTE_UMAP_SEED, paper_setting, paper_settings
 
 RAW = json.loads(resources.files("zsc.resources").joinpath("paper_settings_v5.json").read_text())
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from . import __version__, config
+from . import config
+from ._version import __version__
 from .data import DATASETS, LoadedDataset, load_dataset, subsample_indices
 from .encoders import get_encoder
 from .encoders.base import EncoderSpec, Preprocessing

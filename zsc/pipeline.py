@@ -8,18 +8,59 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from .cluster import CLUSTERERS, check_params, cluster, paper_settings
+from .cluster import CLUSTERERS, ClusterResult, check_params, cluster
 from .data import get_dataset
 from .embed import Embeddings, embed
 from .encoders import get_encoder
 from .metrics import KNN_KS, KNN_TEMPERATURE, SILHOUETTE_MAX_SAMPLES, knn_accuracy, score_clustering
 from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape, reduce
 from .results import ResultsStore
+from .settings import SILHOUETTE_UMAP_SEED, paper_settings
+
+
+@dataclass
+class Clustering:
+    """One clusterer on one embedding, as `run` computes it: the input it clustered and why."""
+
+    embedding: Embeddings
+    reducer: ReducerConfig  # the reduction applied (the paper's for this encoder, or an override)
+    X: np.ndarray  # the clusterer's input
+    result: ClusterResult
+    reduce_seconds: float
+
+
+def clusterer_input(emb: Embeddings, clusterer: str, *, seed: int = 0,
+                    reducer: ReducerConfig | None = None, params: Mapping[str, Any] | None = None,
+                    cache_dir: str | os.PathLike[str] | None = None
+                    ) -> tuple[ReducerConfig, dict[str, Any], np.ndarray, float]:
+    """(reduction, hyper-parameters, reduced input, seconds) with which the paper's settings for
+    this encoder (and dataset) cluster `emb`; `reducer` and `params` override them."""
+    enc = get_encoder(emb.encoder)
+    red_cfg, hp = paper_settings(clusterer, emb.encoder, enc.family, enc.method, dataset=emb.dataset)
+    red_cfg = reducer if reducer is not None else fit_to_shape(red_cfg, *emb.features.shape)
+    red_cfg = replace(red_cfg, seed=seed)
+    t0 = time.perf_counter()
+    X = reduce(emb.features, red_cfg, input_key=emb.key, cache_dir=cache_dir)
+    return red_cfg, {**hp, **dict(params or {})}, X, time.perf_counter() - t0
+
+
+def cluster_one(encoder: str, dataset: str, clusterer: str, *, split: str | None = None,
+                n_samples: int | None = None, seed: int = 0, reducer: ReducerConfig | None = None,
+                params: Mapping[str, Any] | None = None, progress: bool = False) -> Clustering:
+    """One clusterer on one encoder x dataset exactly as `run` does it (for figures that show a
+    clustering; the stored row comes from `run`)."""
+    check_params(clusterer, dict(params or {}))
+    emb = embed(encoder, dataset, split, n_samples=n_samples, seed=seed, progress=progress)
+    red_cfg, hp, X, seconds = clusterer_input(emb, clusterer, seed=seed, reducer=reducer,
+                                              params=params)
+    k = len(np.unique(emb.labels)) if CLUSTERERS.get(clusterer).uses_n_clusters else None
+    return Clustering(emb, red_cfg, X, cluster(X, clusterer, k, seed=seed, **hp), seconds)
 
 
 def run(
@@ -55,27 +96,20 @@ def run(
     emb = embed(encoder, dataset, split, n_samples=n_samples, seed=seed, cache_dir=cache_dir,
                 device=device, weights=weights, progress=progress)
     n_classes = int(len(set(emb.labels.tolist())))
-    t0 = time.perf_counter()
-    umap_space = reduce(emb.features, replace(UMAP_PAPER, seed=seed), input_key=emb.key,
-                        cache_dir=cache_dir)
-    umap_seconds = time.perf_counter() - t0
+    # the silhouette's UMAP space is the paper's own, with its own seed (extract_silhouette.py)
+    silhouette_space = reduce(emb.features, replace(UMAP_PAPER, seed=SILHOUETTE_UMAP_SEED),
+                              input_key=emb.key, cache_dir=cache_dir)
     rows = []
     for name in names:
-        red_cfg, hp = paper_settings(name, encoder, enc.family, enc.method, dataset=dataset)
-        red_cfg = reducer if reducer is not None else fit_to_shape(red_cfg, *emb.features.shape)
-        red_cfg = replace(red_cfg, seed=seed)
-        hp = {**hp, **dict((params or {}).get(name, {}))}
-        t0 = time.perf_counter()
-        if red_cfg == replace(UMAP_PAPER, seed=seed):
-            X, red_seconds = umap_space, umap_seconds
-        else:
-            X = reduce(emb.features, red_cfg, input_key=emb.key, cache_dir=cache_dir)
-            red_seconds = time.perf_counter() - t0
+        red_cfg, hp, X, red_seconds = clusterer_input(
+            emb, name, seed=seed, reducer=reducer, params=(params or {}).get(name),
+            cache_dir=cache_dir)
         res = cluster(X, name, n_classes if CLUSTERERS.get(name).uses_n_clusters else None,
                       seed=seed, **hp)
         row = _row(emb, enc, ds, red_cfg, X.shape[1], res.params, name, seed, n_samples)
+        row["silhouette_umap_seed"] = SILHOUETTE_UMAP_SEED
         row.update(score_clustering(
-            emb.labels, res.labels, spaces={"original": emb.features, "umap": umap_space},
+            emb.labels, res.labels, spaces={"original": emb.features, "umap": silhouette_space},
             hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,
         ))
         row.update(time_embed=emb.seconds, time_reduce=red_seconds, time_cluster=res.seconds)

@@ -15,7 +15,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.metaestimators import available_if
 
-from . import __version__, config
+from . import config
+from ._version import __version__
 from .errors import InvalidParameterError
 from .io import array_hash, config_hash, load_arrays, save_arrays
 from .registry import Registry

@@ -4,7 +4,8 @@
 configured estimator and `cluster(X, name, n_clusters)` validates `X` and runs one.
 `paper_settings(clusterer, encoder, dataset=...)` gives the reduction and hyper-parameters the
 paper chose for an encoder; it lives in `zsc.settings` (the paper's final "v5" settings dict,
-shipped as `zsc/resources/paper_settings_v5.json`) and is re-exported here.
+shipped as `zsc/resources/paper_settings_v5.json`), the stage after this one: it reads this
+registry's defaults.
 
 Modules: `estimators` (Agglomerative on fastcluster, AffinityPropagation, HDBSCAN),
 `spectral` (Spectral: scikit-learn's partition with a Lanczos eigensolver). Every estimator
@@ -38,14 +39,6 @@ import numpy as np
 from ..errors import InvalidEmbeddingError, InvalidParameterError
 from ..reduce import NONE, UMAP_PAPER, ReducerConfig
 from ..registry import Registry
-from ..settings import (
-    PAPER_SEED,
-    SILHOUETTE_UMAP_SEED,
-    PaperSetting,
-    paper_encoder_for,
-    paper_setting,
-    paper_settings,
-)
 from .estimators import (
     HDBSCAN,
     MEMORY_WARNING_BYTES,
@@ -61,8 +54,7 @@ __all__ = [
     "CLUSTERERS", "ClustererSpec", "ClusterResult", "make_clusterer", "check_params", "cluster",
     "validate_embeddings", "Agglomerative", "AffinityPropagation", "HDBSCAN", "Spectral",
     "MemoryWarning", "MEMORY_WARNING_BYTES", "VECTOR_LINKAGES", "average_zscore", "cluster_qr",
-    "discretize", "normalized_adjacency_embedding", "paper_settings", "paper_setting",
-    "paper_encoder_for", "PaperSetting", "PAPER_SEED", "SILHOUETTE_UMAP_SEED",
+    "discretize", "normalized_adjacency_embedding",
 ]
 
 
@@ -207,10 +199,3 @@ def cluster(X: np.ndarray, name: str, n_clusters: int | None = None, *, seed: in
     return ClusterResult(labels=np.asarray(est.labels_, dtype=np.int64), clusterer=name,
                          params=merged, seconds=seconds, estimator=est)
 
-
-def __getattr__(name: str) -> Any:
-    if name == "PAPER_OVERRIDES":  # the former per-encoder table: {clusterer: {encoder: PaperSetting}}
-        from ..settings import paper_table
-
-        return paper_table()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import DATASETS, DatasetSpec, LoadedDataset, missing_error, paper_table
+from .core import DATASETS, DatasetSpec, LoadedDataset, missing_error, paper_table
 
 FASHION_MNIST_DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
 

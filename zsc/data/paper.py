@@ -29,7 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from . import DATASETS, DatasetSpec, LoadedDataset, Loader, get_dataset, missing_error, paper_table
+from .core import (
+    DATASETS,
+    DatasetSpec,
+    LoadedDataset,
+    Loader,
+    get_dataset,
+    missing_error,
+    paper_table,
+)
 
 _LOAD_ERRORS = (RuntimeError, FileNotFoundError, OSError, ValueError, KeyError)
 
