@@ -70,7 +70,7 @@ def test_affinity_propagation_matches_sklearn_on_all_points(blobs, damping):
     np.testing.assert_array_equal(ours.labels, ref.labels_)
     np.testing.assert_array_equal(ours.estimator.predict(X[:20]), ref.predict(X[:20]))
     assert ours.estimator.converged_ == (ref.n_iter_ < 1000)
-    with pytest.raises(InvalidParameterError, match="unsupported parameter"):  # no subsampling
+    with pytest.raises(InvalidParameterError, match="unknown parameter.s. max_samples"):  # no subsampling
         C.cluster(X, "affinity_propagation", max_samples=100)
 
 

@@ -106,23 +106,31 @@ class ClustererSpec:
     factory: Callable[..., Any]
     defaults: dict[str, Any] = field(default_factory=dict)
     reducer: ReducerConfig = UMAP_PAPER  # the reduction for an encoder the paper has no entry for
+    fixed: dict[str, str] = field(default_factory=dict)  # set by zsc itself: parameter -> how
 
+
+_SEEDED = {"random_state": "the run's --seed"}
+_K = {"n_clusters": "the number of classes of the dataset"}
 
 CLUSTERERS: Registry[ClustererSpec] = Registry("clusterer")
 for _spec in [
     ClustererSpec(name="kmeans", title="K-Means", uses_n_clusters=True, factory=_kmeans,
-                  defaults={"max_iter": 1000}),
+                  defaults={"max_iter": 1000},
+                  fixed={**_K, **_SEEDED, "init": "k-means++, as the paper",
+                         "n_init": "1, as the paper (one k-means++ start per seed)"}),
     ClustererSpec(name="spectral", title="Spectral", uses_n_clusters=True, factory=_spectral,
                   defaults={"affinity": "nearest_neighbors", "n_neighbors": 10,
                             "assign_labels": "cluster_qr"},
-                  reducer=NONE),
+                  reducer=NONE, fixed={**_K, **_SEEDED}),
     ClustererSpec(name="ac_with_c", title="AC w/ C", uses_n_clusters=True, factory=_ac_c,
-                  defaults={"linkage": "ward", "metric": "euclidean"}),
+                  defaults={"linkage": "ward", "metric": "euclidean"}, fixed=dict(_K)),
     ClustererSpec(name="ac_without_c", title="AC w/o C", uses_n_clusters=False, factory=_ac_t,
                   defaults={"linkage": "ward", "metric": "euclidean", "distance_threshold": 1.0,
-                            "normalize": True}),
+                            "normalize": True},
+                  fixed={"n_clusters": "none: the distance threshold decides"}),
     ClustererSpec(name="affinity_propagation", title="Affinity Prop.", uses_n_clusters=False,
-                  factory=_ap, defaults={"damping": 0.9, "convergence_iter": 15, "max_iter": 1000}),
+                  factory=_ap, defaults={"damping": 0.9, "convergence_iter": 15, "max_iter": 1000},
+                  fixed=dict(_SEEDED)),
     ClustererSpec(name="hdbscan", title="HDBSCAN", uses_n_clusters=False, factory=_hdbscan,
                   defaults={"min_cluster_size": 5, "max_cluster_frac": 0.2, "metric": "euclidean",
                             "cluster_selection_method": "eom"}),
@@ -171,6 +179,11 @@ def make_clusterer(name: str, n_clusters: int | None = None, *, seed: int = 0,
                 f"{spec.title}: n_clusters must be between 2 and {upper}, got {n_clusters}; "
                 "ask for fewer clusters or cluster more samples"
             )
+    own = sorted(set(params) & set(spec.fixed))
+    if own:
+        raise InvalidParameterError(
+            f"{spec.title}: {', '.join(own)} cannot be overridden: zsc sets "
+            + "; ".join(f"{k} to {spec.fixed[k]}" for k in own))
     merged = {**spec.defaults, **params}
     if "damping" in merged and not 0.5 <= merged["damping"] < 1:
         raise InvalidParameterError(
@@ -179,7 +192,10 @@ def make_clusterer(name: str, n_clusters: int | None = None, *, seed: int = 0,
     try:
         return spec.factory(n_clusters, seed, **merged)
     except TypeError as err:
-        raise InvalidParameterError(f"{spec.title}: unsupported parameter(s) {sorted(params)} ({err})") from err
+        unknown = sorted(set(params) - set(spec.defaults))
+        raise InvalidParameterError(
+            f"{spec.title}: unknown parameter(s) {', '.join(unknown) or sorted(params)} ({err}); "
+            f"zsc's defaults for it: {', '.join(spec.defaults) or 'none'}") from err
 
 
 def check_params(name: str, params: dict[str, Any]) -> None:
