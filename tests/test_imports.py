@@ -130,3 +130,18 @@ def test_only_the_root_imports_the_root():
     """`from . import __version__` made every stage a neighbour of the root (and, through its
     lazy `recommended`, of recipe): the version lives in zsc._version."""
     assert sorted(m for m, targets in graph().items() if "zsc" in targets) == []
+
+
+def test_no_private_scikit_learn_import():
+    """scikit-learn's private modules change without notice (they pinned zsc below 1.10)."""
+    private = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            for m in mods:
+                if m.startswith("sklearn") and (any(p.startswith("_") for p in m.split("."))
+                                                or any(n.startswith("_") for n in names)):
+                    private.append(f"{name}: {m}")
+    assert private == []

@@ -203,3 +203,18 @@ def test_silhouette_subsample_is_unbiased_with_many_clusters():
     per_point = skm.silhouette_samples(X, y)  # the stderr includes the finite-population factor
     expected_se = per_point.std(ddof=1) / math.sqrt(300) * math.sqrt(1 - 300 / 3000)
     assert sub.stderr == pytest.approx(expected_se, rel=0.25)
+
+
+@pytest.mark.parametrize("n,k1,k2", [(10, 2, 3), (300, 10, 7), (2000, 50, 80), (5000, 500, 30)])
+def test_expected_mutual_information_gives_scikit_learns_ami(n, k1, k2):
+    """zsc's E[MI] (numpy) against scikit-learn's public AMI, which uses its private one."""
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    from zsc.metrics import mutual_info_parts
+
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, k1, n)
+    z = (y + rng.integers(0, 3, n) * (rng.random(n) < 0.5)) % k2
+    p = mutual_info_parts(y, z)
+    ours = (p.mi - p.emi) / ((p.h_true + p.h_pred) / 2 - p.emi)
+    assert ours == pytest.approx(adjusted_mutual_info_score(y, z), abs=1e-10)
