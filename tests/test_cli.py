@@ -130,3 +130,37 @@ def test_results_reads_any_folder_zsc_writes_and_exports(tmp_path, capsys):
     assert pd.read_csv(tmp_path / "export.csv")["clusterer"].tolist() == ["kmeans"]
     assert pd.read_parquet(tmp_path / "export.parquet")["encoder"].tolist() == ["pixels"]
     assert "| pixels" in (tmp_path / "export.md").read_text()
+
+
+def test_run_max_memory_records_the_deviation(tmp_path, capsys):
+    assert main(["run", "pixels", "digits", "--clusterer", "affinity_propagation", "--n-samples",
+                 "400", "--max-memory", "1MB", "--results", str(tmp_path)]) == 0
+    assert "deviation: Affinity Propagation fitted on a " in capsys.readouterr().out
+    (row,) = ResultsStore(tmp_path).read().to_dict("records")
+    assert row["deviation"].startswith("Affinity Propagation fitted on a ")
+    assert "seeded subsample of 400" in row["deviation"] and row["max_memory"] == 10**6
+    assert main(["run", "pixels", "digits", "--max-memory", "lots"]) == 2
+    assert "max_memory must be a positive size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value,ok", [(-3, False), (0, False), ("64XB", False), (True, False),
+                                      ("64GiB", True), (10**9, True), (None, True)])
+def test_grid_max_memory_is_checked(tmp_path, capsys, value, ok):
+    from zsc.batch import load_grid
+
+    grid = load_grid(str(_grid(tmp_path, max_memory=value)))
+    assert bool(grid.invalid) is not ok
+    if not ok:
+        assert main(["batch", str(_grid(tmp_path, max_memory=value)), "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert f"max_memory must be a size such as 64GiB, 500MB or 12G, a whole number of bytes, " \
+               f"or null for this machine's memory, got {value!r}" in err
+
+
+def test_batch_lists_an_ac_refusal_as_failed(tmp_path, capsys):
+    path = _grid(tmp_path, clusterer="ac_without_c", params={"linkage": "average"},
+                 max_memory="1MB", n_samples=400)
+    assert main(["batch", str(path), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "1 failed" in out and "FAILED cluster" in out
+    assert "average linkage on 400 points needs" in out and "--max-memory" in out

@@ -115,15 +115,16 @@ def test_unknown_clusterer():
         C.cluster(np.zeros((4, 2)), "kmean", 2)
 
 
-def test_full_matrix_linkages_run_on_all_points_with_a_memory_warning(monkeypatch, points):
-    from zsc.cluster import estimators
+def test_full_matrix_linkages_run_on_all_points_within_the_budget(points):
+    # no warning any more: the budget (tests/test_memory.py) decides
+    import warnings
 
-    monkeypatch.setattr(estimators, "MEMORY_WARNING_BYTES", 1000)
-    with pytest.warns(C.MemoryWarning, match="GiB"):
-        model = C.Agglomerative(8, linkage="average").fit(points)
-    assert len(model.labels_) == len(points)
-    with pytest.warns(C.MemoryWarning, match="Affinity Propagation"):
-        C.AffinityPropagation().fit(points)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = C.Agglomerative(8, linkage="average", max_memory="10MiB").fit(points)
+        assert len(model.labels_) == len(points) and model.deviation_ == ""
+        ap = C.AffinityPropagation(max_memory="10MiB").fit(points)
+    assert ap.subsample_ is None and ap.deviation_ == "" and len(ap.labels_) == len(points)
 
 
 def test_paper_settings():

@@ -82,10 +82,13 @@ def cmd_run(args: argparse.Namespace) -> int:
               f"NMI {row['nmi']:.4f}  clusters {row['n_clusters_pred']:>4}  "
               f"silhouette original {row['silhouette_original']:.4f}  umap {row['silhouette_umap']:.4f}  "
               f"({row['reducer']}, {row['time_cluster']:.1f} s)", flush=True)
+        if row.get("deviation"):
+            print(f"{'':<21} deviation: {row['deviation']}", flush=True)
 
     df = run(args.encoder, args.dataset, args.clusterer or None, split=args.split,
              n_samples=args.n_samples, seed=args.seed, reducer=reducer, params=params,
-             store=args.results, device=args.device, weights=args.weights, on_row=show)
+             store=args.results, device=args.device, weights=args.weights, on_row=show,
+             max_memory=args.max_memory)
     from .results import ResultsStore
 
     store = ResultsStore(args.results)
@@ -233,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--params", default=None,
                    help='JSON of per-clusterer overrides, e.g. \'{"hdbscan": {"min_cluster_size": 10}}\'')
     s.add_argument("--results", default=None, help="results store folder (default: $ZSC_RESULTS_DIR)")
+    s.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="memory budget of Affinity Propagation and average/complete-linkage AC, "
+                   "e.g. 64GiB, 500MB (default: this machine's memory). Over it AP is fitted on "
+                   "a seeded subsample and such AC is refused; the row records any deviation")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("results", help="summarise or export results (any folder zsc writes)",

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cluster import CLUSTERERS, ClusterResult, check_params, cluster
+from .cluster import CLUSTERERS, ClusterResult, check_params, cluster, memory_budget
 from .data import get_dataset
 from .embed import Embeddings, embed
 from .encoders import get_encoder
@@ -52,15 +52,18 @@ def clusterer_input(emb: Embeddings, clusterer: str, *, seed: int = 0,
 
 def cluster_one(encoder: str, dataset: str, clusterer: str, *, split: str | None = None,
                 n_samples: int | None = None, seed: int = 0, reducer: ReducerConfig | None = None,
-                params: Mapping[str, Any] | None = None, progress: bool = False) -> Clustering:
+                params: Mapping[str, Any] | None = None, progress: bool = False,
+                max_memory: Any = None) -> Clustering:
     """One clusterer on one encoder x dataset exactly as `run` does it (for figures that show a
     clustering; the stored row comes from `run`)."""
     check_params(clusterer, dict(params or {}))
+    budget = memory_budget(max_memory)
     emb = embed(encoder, dataset, split, n_samples=n_samples, seed=seed, progress=progress)
     red_cfg, hp, X, seconds = clusterer_input(emb, clusterer, seed=seed, reducer=reducer,
                                               params=params)
     k = len(np.unique(emb.labels)) if CLUSTERERS.get(clusterer).uses_n_clusters else None
-    return Clustering(emb, red_cfg, X, cluster(X, clusterer, k, seed=seed, **hp), seconds)
+    return Clustering(emb, red_cfg, X, cluster(X, clusterer, k, seed=seed, max_memory=budget, **hp),
+                      seconds)
 
 
 def run(
@@ -80,12 +83,16 @@ def run(
     silhouette_max_samples: int | None = SILHOUETTE_MAX_SAMPLES,
     progress: bool = True,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    max_memory: int | str | None = None,
 ) -> pd.DataFrame:
     """Run `clusterers` (default: all six) on one encoder × dataset and store their rows.
 
     `reducer` replaces the paper's per-encoder reduction for every clusterer; `params` maps a
-    clusterer name to hyper-parameters that override the paper's.
+    clusterer name to hyper-parameters that override the paper's. `max_memory` (bytes or a size
+    such as "64GiB"; None: this machine's memory) is the budget of the O(n²) clusterers (see
+    `zsc.cluster`); each row records it and any deviation it forced (column `deviation`).
     """
+    budget = memory_budget(max_memory)  # a bad size fails before any work
     enc = get_encoder(encoder)
     ds = get_dataset(dataset)
     names = list(clusterers) if clusterers else CLUSTERERS.names()
@@ -105,9 +112,10 @@ def run(
             emb, name, seed=seed, reducer=reducer, params=(params or {}).get(name),
             cache_dir=cache_dir)
         res = cluster(X, name, n_classes if CLUSTERERS.get(name).uses_n_clusters else None,
-                      seed=seed, **hp)
+                      seed=seed, max_memory=budget, **hp)
         row = _row(emb, enc, ds, red_cfg, X.shape[1], res.params, name, seed, n_samples)
         row["silhouette_umap_seed"] = SILHOUETTE_UMAP_SEED
+        row.update(deviation=res.deviation, max_memory=budget)
         row.update(score_clustering(
             emb.labels, res.labels, spaces={"original": emb.features, "umap": silhouette_space},
             hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,

@@ -134,7 +134,8 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
                    for e, d in knn_pairs]
     out = [
         {"kind": "embed", "params": {"seed": seed}, "list": embed_list},
-        {"kind": "cluster", "params": {"seed": seed},
+        {"kind": "cluster", "params": {"seed": seed, **({"max_memory": profile["max_memory"]}
+                                                       if profile.get("max_memory") is not None else {})},
          "product": {"clusterer": list(profile["clusterers"])},
          "list": [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]},
         {"kind": "knn", "params": {"seed": seed, "ks": ks},

@@ -221,6 +221,12 @@ def _positive(v: Any) -> bool:
     return _is_int(v) and v >= 1
 
 
+def _is_size(v: Any) -> bool:
+    from ..cluster import is_size
+
+    return is_size(v)
+
+
 # Each value a grid may set, with the rule it must follow (checked before any job runs).
 _VALUE_RULES: dict[str, tuple[Any, str]] = {
     "n_samples": (lambda v: v is None or _positive(v), "a whole number of at least 1, or null for all"),
@@ -233,6 +239,9 @@ _VALUE_RULES: dict[str, tuple[Any, str]] = {
     "device": (lambda v: v is None or isinstance(v, str), "a device name such as cpu or cuda:0"),
     "params": (lambda v: v is None or isinstance(v, Mapping), "a mapping of clusterer parameters"),
     "precision": (lambda v: v in (None, "fp32", "fp16", "bf16"), "fp32, fp16 or bf16"),
+    "max_memory": (lambda v: v is None or _is_size(v),
+                   "a size such as 64GiB, 500MB or 12G, a whole number of bytes, or null for "
+                   "this machine's memory"),
 }
 
 

@@ -49,10 +49,12 @@ def _run_cluster(p: dict[str, Any], results: Path, output: Path) -> dict[str, An
     params = {p["clusterer"]: p["params"]} if p.get("params") else None
     df = run(p["encoder"], p["dataset"], [p["clusterer"]], split=p.get("split"),
              n_samples=p.get("n_samples"), seed=int(p.get("seed", 0)), reducer=reducer,
-             params=params, store=results / "clustering", device=p.get("device"), progress=False)
+             params=params, store=results / "clustering", device=p.get("device"), progress=False,
+             max_memory=p.get("max_memory"))
     row = df.iloc[0]
     return {"artifacts": [str(results / "clustering" / f"{row['run_key']}.parquet")],
-            "ami": float(row["ami"]), "n_clusters_pred": int(row["n_clusters_pred"])}
+            "ami": float(row["ami"]), "n_clusters_pred": int(row["n_clusters_pred"]),
+            "deviation": str(row["deviation"])}
 
 
 def _run_knn(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
@@ -84,7 +86,7 @@ for _kind in [
     JobKind("embed", _run_embed, ("encoder", "dataset"),
             ("split", "n_samples", "seed", "umap", "device", "precision"), device="gpu"),
     JobKind("cluster", _run_cluster, ("encoder", "dataset", "clusterer"),
-            ("split", "n_samples", "seed", "reducer", "params", "device")),
+            ("split", "n_samples", "seed", "reducer", "params", "device", "max_memory")),
     JobKind("knn", _run_knn, ("encoder", "dataset"),
             ("n_samples", "n_train", "seed", "ks", "device"), device="gpu"),
     JobKind("notebook", _run_notebook, ()),

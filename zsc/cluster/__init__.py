@@ -12,9 +12,14 @@ Modules: `estimators` (Agglomerative on fastcluster, AffinityPropagation, HDBSCA
 passes scikit-learn's `check_estimator` (tests/test_cluster.py).
 
 Scale: agglomerative clustering runs on fastcluster (O(n·d) memory for ward/centroid/median/
-single on vectors; average/complete need the O(n²) condensed distance matrix). Affinity
-Propagation needs O(n²) memory. Both run on all points, as the paper did, and warn
-(`MemoryWarning`) before a fit that needs more than `MEMORY_WARNING_BYTES`.
+single on vectors; average/complete/weighted need the O(n²) condensed distance matrix).
+Affinity Propagation needs O(n²) memory. Both run on all points, as the paper did, while
+`memory_need` fits in the memory budget (`max_memory`: bytes or a size such as "64GiB" read by
+`parse_bytes`; default this machine's physical memory). Over it, and only then, zsc deviates:
+Affinity Propagation is fitted on the largest seeded subsample that fits (the rest assigned to
+the nearest exemplar) and those linkages are refused (`MemoryBudgetError`, naming the need, the
+budget and `--max-memory`). A deviation is recorded in `ClusterResult.deviation` (module
+`memory`).
 
 HDBSCAN runs on scikit-learn's implementation, which the paper used. The `hdbscan` package
 (scikit-learn-contrib) was measured against it on the paper's settings (min_cluster_size =
@@ -30,7 +35,7 @@ that does not outweigh fidelity, and it is not used.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,20 +46,30 @@ from ..reduce import NONE, UMAP_PAPER, ReducerConfig
 from ..registry import Registry
 from .estimators import (
     HDBSCAN,
-    MEMORY_WARNING_BYTES,
     VECTOR_LINKAGES,
     AffinityPropagation,
     Agglomerative,
-    MemoryWarning,
     average_zscore,
 )
+from .memory import (
+    FULL_MATRIX_LINKAGES,
+    MemoryBudgetError,
+    ap_need,
+    format_bytes,
+    is_size,
+    linkage_need,
+    machine_memory,
+    parse_bytes,
+)
+from .memory import budget as memory_budget
 from .spectral import Spectral, cluster_qr, discretize, normalized_adjacency_embedding
 
 __all__ = [
     "CLUSTERERS", "ClustererSpec", "ClusterResult", "make_clusterer", "check_params", "cluster",
     "validate_embeddings", "Agglomerative", "AffinityPropagation", "HDBSCAN", "Spectral",
-    "MemoryWarning", "MEMORY_WARNING_BYTES", "VECTOR_LINKAGES", "average_zscore", "cluster_qr",
-    "discretize", "normalized_adjacency_embedding",
+    "VECTOR_LINKAGES", "average_zscore", "cluster_qr", "discretize",
+    "normalized_adjacency_embedding", "memory_need", "memory_budget", "parse_bytes", "is_size",
+    "machine_memory", "format_bytes", "MemoryBudgetError", "FULL_MATRIX_LINKAGES",
 ]
 
 
@@ -111,6 +126,7 @@ class ClustererSpec:
 
 _SEEDED = {"random_state": "the run's --seed"}
 _K = {"n_clusters": "the number of classes of the dataset"}
+_BUDGET = {"max_memory": "the run's memory budget (--max-memory)"}
 
 CLUSTERERS: Registry[ClustererSpec] = Registry("clusterer")
 for _spec in [
@@ -123,14 +139,14 @@ for _spec in [
                             "assign_labels": "cluster_qr"},
                   reducer=NONE, fixed={**_K, **_SEEDED}),
     ClustererSpec(name="ac_with_c", title="AC w/ C", uses_n_clusters=True, factory=_ac_c,
-                  defaults={"linkage": "ward", "metric": "euclidean"}, fixed=dict(_K)),
+                  defaults={"linkage": "ward", "metric": "euclidean"}, fixed={**_K, **_BUDGET}),
     ClustererSpec(name="ac_without_c", title="AC w/o C", uses_n_clusters=False, factory=_ac_t,
                   defaults={"linkage": "ward", "metric": "euclidean", "distance_threshold": 1.0,
                             "normalize": True},
-                  fixed={"n_clusters": "none: the distance threshold decides"}),
+                  fixed={"n_clusters": "none: the distance threshold decides", **_BUDGET}),
     ClustererSpec(name="affinity_propagation", title="Affinity Prop.", uses_n_clusters=False,
                   factory=_ap, defaults={"damping": 0.9, "convergence_iter": 15, "max_iter": 1000},
-                  fixed=dict(_SEEDED)),
+                  fixed={**_SEEDED, **_BUDGET}),
     ClustererSpec(name="hdbscan", title="HDBSCAN", uses_n_clusters=False, factory=_hdbscan,
                   defaults={"min_cluster_size": 5, "max_cluster_frac": 0.2, "metric": "euclidean",
                             "cluster_selection_method": "eom"}),
@@ -146,6 +162,7 @@ class ClusterResult:
     params: dict[str, Any]
     seconds: float
     estimator: Any = None
+    deviation: str = ""  # how the fit deviated from the paper's computation ("" when it did not)
 
     @property
     def n_clusters(self) -> int:
@@ -203,15 +220,38 @@ def check_params(name: str, params: dict[str, Any]) -> None:
     make_clusterer(name, 2 if CLUSTERERS.get(name).uses_n_clusters else None, **params)
 
 
+def memory_need(name: str, n_samples: int, n_features: int,
+                params: Mapping[str, Any] | None = None, *, itemsize: int = 8) -> int:
+    """Bytes clusterer `name` needs on n_samples × n_features input (of `itemsize` bytes per
+    value) with `params` over its defaults: Affinity Propagation's n×n matrices as scikit-learn
+    allocates them (`memory.ap_need`), average/complete/weighted linkage's two condensed
+    distance matrices (`memory.linkage_need`); the others, O(n·d), their float64 input."""
+    spec = CLUSTERERS.get(name)
+    p = {**spec.defaults, **dict(params or {})}
+    if name == "affinity_propagation":
+        return ap_need(n_samples, n_features, itemsize)
+    if spec.factory in (_ac_c, _ac_t):
+        return linkage_need(n_samples, n_features, str(p.get("linkage", "ward")))
+    return int(n_samples) * int(n_features) * 8
+
+
 def cluster(X: np.ndarray, name: str, n_clusters: int | None = None, *, seed: int = 0,
-            **params: Any) -> ClusterResult:
-    """Validate `X`, fit clusterer `name` and return its labels (noise = -1 for HDBSCAN)."""
+            max_memory: Any = None, **params: Any) -> ClusterResult:
+    """Validate `X`, fit clusterer `name` and return its labels (noise = -1 for HDBSCAN).
+
+    `max_memory` (bytes or a size such as "64GiB"; None: this machine's memory) is the budget of
+    the O(n²) clusterers: over it Affinity Propagation is fitted on a seeded subsample and
+    average/complete/weighted linkage raises `MemoryBudgetError`; `ClusterResult.deviation`
+    records a deviation."""
     x = validate_embeddings(X)
     est = make_clusterer(name, n_clusters, seed=seed, n_samples=len(x), **params)
+    if "max_memory" in est.get_params():
+        est.set_params(max_memory=memory_budget(max_memory))
     t0 = time.perf_counter()
     est.fit(x)
     seconds = time.perf_counter() - t0
     merged = {**CLUSTERERS.get(name).defaults, **params}
     return ClusterResult(labels=np.asarray(est.labels_, dtype=np.int64), clusterer=name,
-                         params=merged, seconds=seconds, estimator=est)
+                         params=merged, seconds=seconds, estimator=est,
+                         deviation=str(getattr(est, "deviation_", "") or ""))
 

@@ -11,24 +11,22 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..errors import InvalidParameterError
+from .memory import (
+    FULL_MATRIX_LINKAGES,
+    MemoryBudgetError,
+    ap_need,
+    budget,
+    format_bytes,
+    largest_fitting,
+    linkage_need,
+    round_up,
+)
 
 VECTOR_LINKAGES = ("ward", "centroid", "median", "single")
-# Above this many bytes of O(n²) working memory (average/complete linkage's condensed distance
-# matrices, Affinity Propagation's n×n matrices) a MemoryWarning says so before the work starts.
-MEMORY_WARNING_BYTES = 12 * 2**30
-
-
-class MemoryWarning(UserWarning):
-    """A fit is about to need more memory than MEMORY_WARNING_BYTES (it still runs)."""
-
-
-def _warn_memory(what: str, need: int) -> None:
-    if need > MEMORY_WARNING_BYTES:
-        warnings.warn(f"{what} needs about {need / 2**30:.1f} GiB of memory (O(n²)); it runs on all "
-                      "points, as the paper did", MemoryWarning, stacklevel=3)
 
 
 def average_zscore(x: np.ndarray, metric: str = "euclidean") -> np.ndarray:
@@ -58,19 +56,23 @@ class Agglomerative(ClusterMixin, BaseEstimator):
     """Agglomerative clustering by number of clusters *or* distance threshold, on fastcluster.
 
     Gives the same partition as scikit-learn's AgglomerativeClustering (tested), with O(n·d)
-    memory for ward/centroid/median/single instead of scikit-learn's O(n²). Average and
-    complete linkage need the condensed distance matrix (O(n²)); they run on all points, with a
-    `MemoryWarning` above `MEMORY_WARNING_BYTES`. `normalize=True` applies the paper's AC w/o C
-    normalisation (`average_zscore`) before clustering.
+    memory for ward/centroid/median/single instead of scikit-learn's O(n²). Average, complete
+    and weighted linkage need the condensed distance matrix (O(n²), twice at the peak); they run
+    on all points, as the paper did, when that fits in `max_memory` (bytes or a size such as
+    "64GiB"; None: this machine's memory) and are refused (`MemoryBudgetError`) when it does
+    not. `normalize=True` applies the paper's AC w/o C normalisation (`average_zscore`) before
+    clustering.
     """
 
     def __init__(self, n_clusters: int | None = 2, distance_threshold: float | None = None,
-                 linkage: str = "ward", metric: str = "euclidean", normalize: bool = False) -> None:
+                 linkage: str = "ward", metric: str = "euclidean", normalize: bool = False,
+                 max_memory: Any = None) -> None:
         self.n_clusters = n_clusters
         self.distance_threshold = distance_threshold
         self.linkage = linkage
         self.metric = metric
         self.normalize = normalize
+        self.max_memory = max_memory
 
     def fit(self, X: Any, y: Any = None) -> Agglomerative:
         import fastcluster
@@ -78,6 +80,17 @@ class Agglomerative(ClusterMixin, BaseEstimator):
         if (self.n_clusters is None) == (self.distance_threshold is None):
             raise InvalidParameterError("give exactly one of n_clusters and distance_threshold")
         x = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
+        limit = budget(self.max_memory)
+        if self.linkage in FULL_MATRIX_LINKAGES:
+            need = linkage_need(*x.shape, self.linkage)
+            if limit is not None and need > limit:
+                raise MemoryBudgetError(
+                    f"{self.linkage} linkage on {len(x):,} points needs {format_bytes(need)} (its "
+                    f"condensed distance matrix, twice), over the memory budget of "
+                    f"{format_bytes(limit)}; zsc does not subsample it. Raise the budget if the "
+                    f"machine has the memory (zsc run --max-memory {round_up(need)}, or "
+                    "max_memory in a grid job or profile), or cluster fewer points (--n-samples)")
+        self.deviation_ = ""
         if self.n_clusters is not None and not 1 <= self.n_clusters <= len(x):
             raise InvalidParameterError(f"n_clusters must be between 1 and n_samples = {len(x)}, "
                                         f"got {self.n_clusters}")
@@ -89,9 +102,6 @@ class Agglomerative(ClusterMixin, BaseEstimator):
                 raise InvalidParameterError(f"{self.linkage} linkage needs the euclidean metric")
             Z = fastcluster.linkage_vector(x, method=self.linkage, metric=metric)
         else:
-            n = len(x)
-            _warn_memory(f"{self.linkage} linkage on {n} points",
-                         2 * (n * (n - 1) // 2) * 8)  # pdist and fastcluster each hold one
             Z = fastcluster.linkage(x, method=self.linkage, metric=metric)
         self.linkage_matrix_ = Z
         self.n_leaves_ = len(x)
@@ -117,30 +127,66 @@ class Agglomerative(ClusterMixin, BaseEstimator):
 
 class AffinityPropagation(ClusterMixin, BaseEstimator):
     """scikit-learn's Affinity Propagation on all points (as the paper ran it), with zsc's
-    default damping (0.9), int64 labels, a `MemoryWarning` where its n×n matrices get large,
-    and `predict` (nearest exemplar). Non-convergence gives all labels -1, as scikit-learn's
-    does; its ConvergenceWarning is silenced (`converged_` says whether it converged)."""
+    default damping (0.9), int64 labels and `predict` (nearest exemplar). Non-convergence gives
+    all labels -1, as scikit-learn's does; its ConvergenceWarning is silenced (`converged_` says
+    whether it converged).
+
+    Its n×n matrices (`memory.ap_need`) must fit in `max_memory` (bytes or a size such as
+    "64GiB"; None: this machine's memory). When they do not, it is fitted on the largest seeded
+    subsample that fits (`subsample_`, drawn with `random_state`) and the other points get the
+    nearest exemplar's label (as `predict`); `deviation_` says so ("" when all points were fitted).
+    """
 
     def __init__(self, damping: float = 0.9, convergence_iter: int = 15, max_iter: int = 1000,
-                 preference: Any = None, affinity: str = "euclidean", random_state: Any = 0) -> None:
+                 preference: Any = None, affinity: str = "euclidean", random_state: Any = 0,
+                 max_memory: Any = None) -> None:
         self.damping = damping
         self.convergence_iter = convergence_iter
         self.max_iter = max_iter
         self.preference = preference
         self.affinity = affinity
         self.random_state = random_state
+        self.max_memory = max_memory
 
     def fit(self, X: Any, y: Any = None) -> AffinityPropagation:
-        from sklearn.cluster import AffinityPropagation as _AP
-        from sklearn.exceptions import ConvergenceWarning
-
         if not 0.5 <= self.damping < 1:
             raise InvalidParameterError(f"damping must be in [0.5, 1), got {self.damping}")
         # float32 stays float32 (as scikit-learn's own AP, which the paper ran on float32
         # UMAP/PCA output): a non-converging AP's result depends on the precision
         x = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        n = len(x)
-        _warn_memory(f"Affinity Propagation on {n} points", 4 * n * n * 8)
+        n, d = x.shape
+        limit = budget(self.max_memory)
+        need = ap_need(n, d, x.dtype.itemsize)
+        self.subsample_ = None
+        self.deviation_ = ""
+        if limit is None or need <= limit:
+            self._fit_all(x)
+            return self
+        m = largest_fitting(lambda k: ap_need(k, d, x.dtype.itemsize), n, limit)
+        if self.affinity == "precomputed" or m < 2:
+            why = ("a precomputed affinity cannot be subsampled" if self.affinity == "precomputed"
+                   else "not even 2 points fit")
+            raise MemoryBudgetError(
+                f"Affinity Propagation on {n:,} points needs {format_bytes(need)}, over the memory "
+                f"budget of {format_bytes(limit)}, and {why}; raise the budget (zsc run "
+                f"--max-memory {round_up(need)}, or max_memory in a grid job or profile)")
+        idx = np.sort(check_random_state(self.random_state).choice(n, m, replace=False))
+        self._fit_all(x[idx])
+        labels = self.predict(x)
+        labels[idx] = self.labels_
+        self.subsample_ = idx
+        self.cluster_centers_indices_ = idx[self.cluster_centers_indices_]
+        self.labels_ = labels
+        self.deviation_ = (
+            f"Affinity Propagation fitted on a {m:,}-point seeded subsample of {n:,} (needs "
+            f"{format_bytes(need)}, budget {format_bytes(limit)}); the rest assigned to the "
+            "nearest exemplar")
+        return self
+
+    def _fit_all(self, x: np.ndarray) -> None:
+        from sklearn.cluster import AffinityPropagation as _AP
+        from sklearn.exceptions import ConvergenceWarning
+
         model = _AP(damping=self.damping, convergence_iter=self.convergence_iter,
                     max_iter=self.max_iter, preference=self.preference, affinity=self.affinity,
                     random_state=self.random_state)
@@ -150,13 +196,12 @@ class AffinityPropagation(ClusterMixin, BaseEstimator):
         for w in caught:  # pass on anything but the convergence warning
             if not issubclass(w.category, ConvergenceWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        self.cluster_centers_indices_ = np.asarray(model.cluster_centers_indices_)
+        self.cluster_centers_indices_ = np.asarray(model.cluster_centers_indices_, dtype=np.int64)
         self.labels_ = np.asarray(model.labels_, dtype=np.int64)
         self.n_iter_ = int(model.n_iter_)
         self.converged_ = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         if self.affinity != "precomputed":
             self.cluster_centers_ = x[self.cluster_centers_indices_].copy()
-        return self
 
     def predict(self, X: Any) -> np.ndarray:
         """The nearest exemplar's label for each row (-1 everywhere when the fit did not converge)."""

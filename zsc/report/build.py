@@ -124,6 +124,11 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None
     ]
     if skipped:
         lines.append(f"- {profiles.skip_note(skipped)}")
+    dev = res[res["deviation"].fillna("").astype(str) != ""] if "deviation" in res else res[:0]
+    which = "; ".join(f"`{r.encoder}` × `{r.dataset}` × `{r.clusterer}`" for r in dev.itertuples())
+    lines.append("- Deviations from the paper's computation (memory budget): " + (
+        f"{len(dev)} of {len(res)} rows: {which} (each row's `deviation` column says how)."
+        if len(dev) else "none."))
     if not res.empty:
         best_enc = analysis.mean_rank(analysis.rank_per_dataset(res, by="encoder"))
         best_clu = analysis.mean_rank(analysis.rank_per_dataset(res, by="clusterer"))
