@@ -238,7 +238,7 @@ def test_a_failed_checkpoint_write_keeps_the_previous_one(tiny, tmp_path, monkey
 def test_flat_curve_stops_training(tiny):
     """With a curve that cannot improve by min_delta, training stops after `patience` points
     and exports the best point's backbone."""
-    recipe = _small("zoo_supervised_resnet", epochs=5, patience=2, min_delta=2.0)
+    recipe = _small("zoo_supervised_resnet", epochs=5, patience=2, min_delta=2.0, cooldown_epochs=0)
     res = trainer.train(recipe, tiny[0], tiny[1], heldout=tiny[2:], progress=False,
                         log=lambda m: None)
     assert res.stop_reason == "plateau" and res.finished
@@ -246,6 +246,40 @@ def test_flat_curve_stops_training(tiny):
     assert len(res.curve) == 3 and res.curve[0]["step"] == 0
     assert res.best is not None and res.best["step"] in (2, 4)
     assert res.best["value"] == max(p["knn_k20"] for p in res.curve[1:])
+
+
+def test_flat_curve_cools_down_then_stops(tiny, tmp_path):
+    """With a cool-down, a flat curve starts a linear decay of the learning rate to 0 over
+    `cooldown_epochs`, then training stops; a run that stopped flat without one (checkpoint) is
+    given one on resume, exactly as if it had had it from the start."""
+    recipe = _small("zoo_supervised_resnet", epochs=5, patience=2, min_delta=2.0, cooldown_epochs=1)
+    kw = dict(heldout=tiny[2:], progress=False, log=lambda m: None)
+    lrs: list[float] = []
+    real_step = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        lrs.append(self.param_groups[0]["lr"])
+        return real_step(self, *a, **k)
+
+    torch.optim.AdamW.step = spy
+    try:
+        res = trainer.train(recipe, tiny[0], tiny[1], **kw)
+    finally:
+        torch.optim.AdamW.step = real_step
+    assert res.stop_reason == "plateau" and res.finished
+    assert res.steps == 4 + 4  # flat at step 4, then one epoch (4 steps) of cool-down
+    assert [p["step"] for p in res.curve] == [0, 2, 4, 6, 8]
+    cool = lrs[4:]
+    assert cool[0] > cool[1] > cool[2] > cool[3] > 0
+    assert cool[0] == pytest.approx(trainer._lr_at(4, 5 * 4, recipe))  # where the cosine was
+    assert cool[3] == pytest.approx(cool[0] / 4)  # linear to 0 at the cool-down's end
+
+    flat = trainer.train(replace(recipe, cooldown_epochs=0), tiny[0], tiny[1], ckpt_dir=tmp_path,
+                         **kw)
+    assert flat.steps == 4 and flat.finished
+    reopened = trainer.train(recipe, tiny[0], tiny[1], ckpt_dir=tmp_path, resume=True, **kw)
+    assert reopened.steps == 8 and reopened.losses == res.losses and reopened.curve == [
+        dict(p, train_seconds=q["train_seconds"]) for p, q in zip(res.curve, reopened.curve, strict=True)]
 
 
 def test_card_records_the_run(tiny, tmp_path):

@@ -268,7 +268,7 @@ def test_cards_match_the_weights():
             if c.get("curve"):  # retrained with a learning curve: it is recorded in full
                 assert c["curve"][0]["step"] == 0 and c["stop_reason"]
                 steps = [p["step"] for p in c["curve"]]
-                assert steps == sorted(steps) and steps[-1] == c["steps"]
+                assert steps == sorted(steps) and steps[-1] <= c["steps"]
                 assert c["exported_point"]["knn_k20"] == max(p["knn_k20"] for p in c["curve"][1:])
 
 

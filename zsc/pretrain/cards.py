@@ -108,7 +108,28 @@ def make_card(spec: EncoderSpec, recipe: Recipe | None, result: TrainResult | No
         "recipe": recipe.card_fields() if trainable else {"seed": RANDOM_SEED},
         "versions": _versions(),
     }
+    note = target_note(card, recipe)
+    if note:
+        card["note"] = note
     return card
+
+
+def target_note(card: dict[str, Any], recipe: Recipe | None) -> str | None:
+    """Why a trained member is below its issue-14 target, from its stop reason and curve."""
+    goal, knn = target(card), card.get("knn_accuracy_k20")
+    if goal is None or knn is None or knn >= goal or not card.get("stop_reason"):
+        return None
+    curve = card.get("curve") or []
+    last = curve[-1] if curve else {}
+    why = {
+        "plateau": f"its held-out learning curve flattened (no gain of {recipe.min_delta if recipe else '?'} "
+                   f"in {recipe.patience if recipe else '?'} epochs) at epoch {last.get('epoch')}, so "
+                   "more epochs of this recipe would not close the gap: the recipe limits it",
+        "max_epochs": f"its epoch cap ({card.get('max_epochs')}, the zoo's CPU budget) was reached "
+                      "while the held-out curve still rose",
+    }.get(card["stop_reason"], f"training is unfinished ({card['stop_reason']}); it resumes with "
+                               f"`zsc zoo train {card['name']} --resume`")
+    return f"below its kNN@20 target {goal:.2f} ({knn:.4f} on the test split): {why}."
 
 
 def write_card(card: dict[str, Any], folder: str | os.PathLike[str]) -> Path:

@@ -59,6 +59,9 @@ def add_zoo_arguments(zoo: argparse.ArgumentParser, prog: str = PROG) -> None:
     export.add_argument("--out", default=None, help="folder for weights and cards")
     export.add_argument("--ckpt-dir", default=None, help="checkpoint root")
     export.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    export.add_argument("--if-better", action="store_true",
+                        help="only members whose checkpoint's best held-out kNN@20 beats the "
+                             "weights now in the output folder on the same held-out images")
     export.add_argument("--quiet", action="store_true", help="no progress bars")
     export.set_defaults(func=lambda a: _export(a, prog))
     check = sub.add_parser(
@@ -169,6 +172,17 @@ def _export(args: argparse.Namespace, prog: str) -> int:
 
     for name in args.names:
         result = result_from_checkpoint(name, _ckpt(args, name))
+        if args.if_better:
+            from .release import heldout_knn
+
+            out = Path(args.out) if args.out else WEIGHTS_DIR
+            current = out / f"{name}.safetensors"
+            now = heldout_knn(name, current) if current.exists() else float("-inf")
+            new = result.best["value"] if result.best else float("-inf")
+            print(f"{name}: held-out kNN@20 {now:.4f} now, {new:.4f} in the checkpoint "
+                  f"(step {result.steps}, {result.stop_reason})", file=sys.stderr)
+            if new <= now:
+                continue
         release_member(name, args.out, result=result, progress=not args.quiet,
                        threads=args.threads, command=f"{prog} train --resume {name}")
     write_readme(Path(args.out) if args.out else WEIGHTS_DIR)

@@ -39,7 +39,9 @@ class Recipe:
 
     `epochs` is the cap: the learning-rate and momentum schedules span it. Training stops
     earlier when the learning curve (kNN@20 of the held-out part of the train split, evaluated
-    every `eval_every` epochs) has not improved by `min_delta` for `patience` evaluations."""
+    every `eval_every` epochs) has not improved by `min_delta` for `patience` evaluations: then
+    the learning rate decays linearly to 0 over `cooldown_epochs` (0: stop at once) and training
+    stops."""
 
     name: str
     kind: str  # "resnet" | "vit"
@@ -57,6 +59,7 @@ class Recipe:
     eval_every: float = 1.0  # epochs between learning-curve points
     patience: int = 3  # curve points without an improvement of min_delta before stopping
     min_delta: float = 0.002
+    cooldown_epochs: float = 2.0  # once flat: learning rate linearly to 0 over these, then stop
 
     def option(self, key: str, default: Any) -> Any:
         return dict(self.options).get(key, default)

@@ -148,6 +148,20 @@ def result_from_checkpoint(name: str, ckpt_dir: str | Path | None = None):
                        st["eval_seconds"], list(st["sessions"]))
 
 
+def heldout_knn(name: str, weights: str | Path | None = None) -> float:
+    """The learning curve's measure (held-out kNN@20 against the training part) for member
+    `name` with `weights` (default: the shipped ones): compares shipped weights with a run."""
+    from ..data import load_dataset
+    from ..encoders.zoo import get_member
+    from .trainer import curve_knn
+
+    data = load_dataset("fashion_mnist", "train")
+    train_idx, held_idx = split_indices(data.labels)
+    model = get_member(name).build(str(weights) if weights else None)
+    return curve_knn(model, (data.images[train_idx], data.labels[train_idx]),
+                     (data.images[held_idx], data.labels[held_idx]))
+
+
 def already_released(name: str, out_dir: str | Path | None = None,
                      ckpt_dir: str | Path | None = None) -> bool:
     """Is member `name`'s card in `out_dir` the release of its finished checkpoint (or, for a
@@ -164,6 +178,9 @@ def already_released(name: str, out_dir: str | Path | None = None,
     if not path.exists() or card.get("stop_reason") is None:
         return False
     st = load_checkpoint(path)
+    if st["stop_reason"] == "plateau" and st.get("cooldown") is None \
+            and RECIPES[name].cooldown_epochs > 0:
+        return False  # stopped flat before cool-downs existed: resuming gives it one
     return bool(st["done"]) and st["step"] == card.get("steps")
 
 
@@ -264,5 +281,5 @@ def run_member(name: str, out_dir: str | Path | None = None, *, evaluate: bool =
 
 
 __all__ = ["HELDOUT_N", "HELDOUT_SEED", "already_released", "check_tolerance", "ckpt_root",
-           "evaluate_knn", "recheck_card", "release_member", "result_from_checkpoint", "run_member", "save_backbone", "split_indices", "train_member",
+           "evaluate_knn", "heldout_knn", "recheck_card", "release_member", "result_from_checkpoint", "run_member", "save_backbone", "split_indices", "train_member",
            "models"]

@@ -105,7 +105,12 @@ def curve_knn(model: nn.Module, memory: tuple[np.ndarray, np.ndarray],
 
 
 def _recipe_key(recipe: Recipe) -> str:
-    return json.dumps(recipe.card_fields(), sort_keys=True, default=list)
+    """What a checkpoint must match to be resumed. The cool-down length is left out: it only
+    acts after the curve has flattened, so a run checkpointed before that is the same run (and a
+    finished run that stopped flat without a cool-down can be given one)."""
+    fields = recipe.card_fields()
+    fields.pop("cooldown_epochs", None)
+    return json.dumps(fields, sort_keys=True, default=list)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -191,6 +196,7 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                 "step": 0, "epoch": 0, "pos": 0, "order": None, "seen": 0, "seconds": 0.0,
                 "eval_seconds": 0.0, "losses": [], "curve": [], "best": None, "ref": -math.inf,
                 "since": 0, "done": False, "stop_reason": None, "sessions": [],
+                "cooldown": None,  # {"start", "end", "lr"} once the curve has flattened
             }
             if resume and ckpt is not None and ckpt.exists():
                 saved = load_checkpoint(ckpt)
@@ -201,13 +207,27 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                 method.load_state_dict(saved["method"])
                 opt.load_state_dict(saved["opt"])
                 torch.set_rng_state(saved["rng"])
-                st.update({k: saved[k] for k in st})
+                st.update({k: saved[k] for k in st if k in saved})
                 say(f"{recipe.name}: resumed at step {st['step']}/{total} (epoch {st['epoch']}, "
                     f"{st['seconds']:.0f} s trained)")
             session = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                        "start_step": st["step"], "seconds": 0.0, "device": "cpu",
                        "threads": torch.get_num_threads(), "host_cpu": platform.processor() or
                        platform.machine(), "torch": torch.__version__}
+            cooldown_steps = max(1, round(recipe.cooldown_epochs * per_epoch))
+
+            def start_cooldown() -> None:
+                """The curve has flattened: decay the learning rate linearly to 0 over the next
+                `cooldown_epochs`, then stop (a cosine schedule cut short stops at a high rate)."""
+                st["cooldown"] = {"start": st["step"], "end": st["step"] + cooldown_steps,
+                                  "lr": _lr_at(st["step"], total, recipe)}
+                say(f"{recipe.name}: curve flat at step {st['step']}: cool-down to step "
+                    f"{st['cooldown']['end']}")
+
+            if (st["done"] and st["stop_reason"] == "plateau" and st["cooldown"] is None
+                    and recipe.cooldown_epochs > 0 and st["step"] < total):
+                st["done"], st["stop_reason"] = False, None
+                start_cooldown()
             if not st["done"]:
                 st["sessions"].append(session)
 
@@ -258,7 +278,16 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                        disable=not progress, dynamic_ncols=True)
             t_session = time.perf_counter()
             t_last_ckpt = time.perf_counter()
-            while not st["done"] and st["step"] < total:
+            def end() -> int:
+                return min(total, st["cooldown"]["end"]) if st["cooldown"] else total
+
+            def lr_now() -> float:
+                cd = st["cooldown"]
+                if cd is None:
+                    return _lr_at(st["step"], total, recipe)
+                return cd["lr"] * max(0.0, 1 - (st["step"] - cd["start"]) / (cd["end"] - cd["start"]))
+
+            while not st["done"] and st["step"] < end():
                 reason = ("signal" if stop.signal is not None else
                           "stop_at_step" if stop_at_step is not None and st["step"] >= stop_at_step
                           else "time_limit" if max_seconds is not None
@@ -272,7 +301,7 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                 s = st["pos"]
                 idx = st["order"][s * recipe.batch_size:(s + 1) * recipe.batch_size]
                 for g in opt.param_groups:
-                    g["lr"] = _lr_at(st["step"], total, recipe)
+                    g["lr"] = lr_now()
                 loss = method.loss(to_unit(x_all[idx]), y_all[idx], st["step"] / max(1, total),
                                    st["epoch"])
                 if not torch.isfinite(loss):
@@ -297,12 +326,17 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                 bar.update(1)
                 if st["step"] % 10 == 0 or st["step"] == total:
                     bar.set_postfix(loss=f"{np.mean(st['losses'][-10:]):.4f}", epoch=st["epoch"])
-                if heldout is not None and (st["step"] % eval_interval == 0 or st["step"] == total):
+                if heldout is not None and (st["step"] % eval_interval == 0 or st["step"] == end()):
                     method.eval()
                     evaluate()
                     method.train()
-                    if st["since"] >= recipe.patience:
+                    if st["cooldown"] is not None and st["step"] >= st["cooldown"]["end"]:
                         st["done"], st["stop_reason"] = True, "plateau"
+                    elif st["since"] >= recipe.patience and st["cooldown"] is None:
+                        if recipe.cooldown_epochs > 0:
+                            start_cooldown()
+                        else:
+                            st["done"], st["stop_reason"] = True, "plateau"
                     checkpoint()
                     t_last_ckpt = time.perf_counter()
                 elif time.perf_counter() - t_last_ckpt >= ckpt_every_s:
