@@ -289,6 +289,7 @@ def full_train():
         pytest.skip(str(err))
 
 
+@pytest.mark.slow  # embeds the whole train split: ~20-80 s a member on one thread
 @pytest.mark.parametrize("name", list(zoo.MEMBERS))
 def test_card_knn_is_reproduced_on_a_subsample(name, full_train):
     """The card's kNN@20 (60,000 train images voting for the 10,000 test images) is reproduced

@@ -84,6 +84,10 @@ def make_card(spec: EncoderSpec, recipe: Recipe | None, result: TrainResult | No
         "train_seconds": round(result.seconds, 1) if result else 0.0,
         "curve_eval_seconds": round(result.eval_seconds, 1) if result else None,
         "stop_reason": result.stop_reason if result else None,
+        "cooldown": ({"start_step": result.cooldown["start"], "end_step": result.cooldown["end"],
+                      "start_epoch": round(result.cooldown["start"] / (per_epoch // recipe.batch_size), 3),
+                      "lr_from": result.cooldown["lr"]}
+                     if result and result.cooldown and per_epoch else None),
         "exported_point": result.best if result else None,
         "curve": result.curve if result else [],
         "final_loss": round(sum(result.losses[-20:]) / len(result.losses[-20:]), 5)
@@ -120,11 +124,13 @@ def target_note(card: dict[str, Any], recipe: Recipe | None) -> str | None:
     if goal is None or knn is None or knn >= goal or not card.get("stop_reason"):
         return None
     curve = card.get("curve") or []
-    last = curve[-1] if curve else {}
+    flat_at = (card.get("cooldown") or {}).get("start_epoch", curve[-1]["epoch"] if curve else None)
+    best = max((p["knn_k20"] for p in curve[1:]), default=None)
     why = {
         "plateau": f"its held-out learning curve flattened (no gain of {recipe.min_delta if recipe else '?'} "
-                   f"in {recipe.patience if recipe else '?'} epochs) at epoch {last.get('epoch')}, so "
-                   "more epochs of this recipe would not close the gap: the recipe limits it",
+                   f"in {recipe.patience if recipe else '?'} epochs) at epoch {flat_at}, and a "
+                   f"cool-down of the learning rate to 0 ended at held-out {best}; more epochs of "
+                   "this recipe would not close the gap: the recipe, not the budget, limits it",
         "max_epochs": f"its epoch cap ({card.get('max_epochs')}, the zoo's CPU budget) was reached "
                       "while the held-out curve still rose",
     }.get(card["stop_reason"], f"training is unfinished ({card['stop_reason']}); it resumes with "

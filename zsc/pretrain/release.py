@@ -145,7 +145,7 @@ def result_from_checkpoint(name: str, ckpt_dir: str | Path | None = None):
     return TrainResult(recipe, backbone.eval(), {}, st["seconds"], st["step"], st["seen"],
                        list(st["losses"]), list(st["curve"]), best, bool(st["done"]),
                        st["stop_reason"] if st["done"] else f"unfinished ({st['stop_reason']})",
-                       st["eval_seconds"], list(st["sessions"]))
+                       st["eval_seconds"], list(st["sessions"]), st.get("cooldown"))
 
 
 def heldout_knn(name: str, weights: str | Path | None = None) -> float:

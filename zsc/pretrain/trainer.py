@@ -59,6 +59,7 @@ class TrainResult:
     stop_reason: str = "steps"  # plateau | max_epochs | steps | time_limit | signal
     eval_seconds: float = 0.0  # learning-curve evaluations over all sessions
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    cooldown: dict[str, Any] | None = None  # {"start", "end", "lr"}: where the curve went flat
 
 
 def _lr_at(step: int, total: int, recipe: Recipe) -> float:
@@ -360,4 +361,5 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
             if st["best"] is not None else None)
     return TrainResult(recipe, exported, initial, st["seconds"], st["step"], st["seen"],
                        list(st["losses"]), list(st["curve"]), best, bool(st["done"]),
-                       st["stop_reason"] or "steps", st["eval_seconds"], list(st["sessions"]))
+                       st["stop_reason"] or "steps", st["eval_seconds"], list(st["sessions"]),
+                       st["cooldown"])
