@@ -65,7 +65,7 @@ def _features(name: str, images: np.ndarray) -> np.ndarray:
     model = get_encoder(name).build(None)
     mean = torch.tensor(models.FMNIST_MEAN).view(1, -1, 1, 1)
     std = torch.tensor(models.FMNIST_STD).view(1, -1, 1, 1)
-    x = (torch.as_tensor(images)[:, None].float() / 255.0 - mean) / std
+    x = (torch.tensor(images)[:, None].float() / 255.0 - mean) / std
     with torch.inference_mode():
         return torch.cat([model(x[i:i + 1000]) for i in range(0, len(x), 1000)]).numpy()
 

@@ -128,9 +128,10 @@ def target_note(card: dict[str, Any], recipe: Recipe | None) -> str | None:
     best = max((p["knn_k20"] for p in curve[1:]), default=None)
     why = {
         "plateau": f"its held-out learning curve flattened (no gain of {recipe.min_delta if recipe else '?'} "
-                   f"in {recipe.patience if recipe else '?'} epochs) at epoch {flat_at}, and a "
-                   f"cool-down of the learning rate to 0 ended at held-out {best}; more epochs of "
-                   "this recipe would not close the gap: the recipe, not the budget, limits it",
+                   f"in {recipe.patience if recipe else '?'} epochs) at epoch {flat_at}; with the "
+                   f"cool-down of the learning rate to 0 that followed, its best held-out point is "
+                   f"{best}. More epochs of this recipe would not close the gap: the recipe, not "
+                   "the budget, limits it",
         "max_epochs": f"its epoch cap ({card.get('max_epochs')}, the zoo's CPU budget) was reached "
                       "while the held-out curve still rose",
     }.get(card["stop_reason"], f"training is unfinished ({card['stop_reason']}); it resumes with "
