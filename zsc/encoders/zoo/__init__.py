@@ -3,8 +3,11 @@
 A laptop-scale analog of the paper's encoder zoo: two backbone families (``ResNet-small``,
 ``ViT-small``, see ``models.py``) times the paper's training methods (supervised, MoCo v3, DINO,
 VICReg, MAE) plus seeded random-init twins. Weights ship in ``zsc/weights/zoo`` as safetensors
-(backbone only) with one model card per member; ``train.py`` reproduces them
-(``python -m zsc.encoders.zoo.train NAME``).
+(backbone only) with one model card (JSON) per member.
+
+This module only registers and loads the members; training lives in the later ``zsc.pretrain``
+stage (``zsc zoo train NAME`` / ``python -m zsc.pretrain train NAME``), which this stage never
+imports.
 
 Every member takes 28x28 single-channel input normalised with Fashion-MNIST's train mean/std
 (``Preprocessing(channels=1)``, so zsc.embed converts RGB datasets to grayscale) and returns
@@ -13,8 +16,9 @@ pooled pre-head features: 128-d for the ResNet, the 96-d CLS token for the ViT.
 
 from __future__ import annotations
 
-import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -22,7 +26,6 @@ from ...errors import WeightsUnavailableError
 from ..base import EncoderSpec, Preprocessing, register
 from ..hub import load_state_dict, load_strict
 from . import models
-from .recipes import RECIPES, Recipe
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights" / "zoo"
 RANDOM_SEED = 0
@@ -30,11 +33,29 @@ PREPROCESSING = Preprocessing(
     size=models.IMAGE_SIZE, mean=models.FMNIST_MEAN, std=models.FMNIST_STD,
     interpolation="bilinear", channels=models.IN_CHANS,
 )
-MEMBERS: tuple[str, ...] = tuple(RECIPES)
+# name -> (backbone kind, training method), in the zoo's order; zsc.pretrain.recipes has one
+# recipe for each trainable member.
+MEMBER_TABLE: dict[str, tuple[str, str]] = {
+    "zoo_supervised_resnet": ("resnet", "supervised"),
+    "zoo_mocov3_resnet": ("resnet", "mocov3"),
+    "zoo_dino_resnet": ("resnet", "dino"),
+    "zoo_vicreg_resnet": ("resnet", "vicreg"),
+    "zoo_random_resnet": ("resnet", "random"),
+    "zoo_supervised_vit": ("vit", "supervised"),
+    "zoo_mocov3_vit": ("vit", "mocov3"),
+    "zoo_dino_vit": ("vit", "dino"),
+    "zoo_mae_vit": ("vit", "mae"),
+    "zoo_random_vit": ("vit", "random"),
+}
+MEMBERS: tuple[str, ...] = tuple(MEMBER_TABLE)
 _METHOD_TITLES = {
     "supervised": "supervised (cross-entropy)", "mocov3": "MoCo v3", "dino": "DINO",
     "vicreg": "VICReg", "mae": "MAE", "random": "random init",
 }
+
+
+def is_trainable(name: str) -> bool:
+    return MEMBER_TABLE[name][1] != "random"
 
 
 def weights_path(name: str) -> Path:
@@ -42,12 +63,17 @@ def weights_path(name: str) -> Path:
     return WEIGHTS_DIR / f"{name}.safetensors"
 
 
-def _sha16(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+def card_path(name: str, folder: str | Path | None = None) -> Path:
+    return Path(folder or WEIGHTS_DIR) / f"{name}.json"
+
+
+def read_card(name: str, folder: str | Path | None = None) -> dict[str, Any] | None:
+    """Member `name`'s model card, or None when it is missing or unreadable."""
+    try:
+        card = json.loads(card_path(name, folder).read_text())
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) else None
 
 
 def load_backbone(kind: str, path: str | Path, *, who: str) -> nn.Module:
@@ -59,47 +85,56 @@ def load_backbone(kind: str, path: str | Path, *, who: str) -> nn.Module:
     return model.eval()
 
 
-def _builder(recipe: Recipe):
+def _builder(name: str, kind: str):
     def build(weights: str | None = None) -> nn.Module:
-        if weights is None and not recipe.trainable:
-            return models.build_backbone(recipe.kind, seed=RANDOM_SEED).eval()
-        path = Path(weights) if weights is not None else weights_path(recipe.name)
+        if weights is None and not is_trainable(name):
+            return models.build_backbone(kind, seed=RANDOM_SEED).eval()
+        path = Path(weights) if weights is not None else weights_path(name)
         if not path.exists():
             raise WeightsUnavailableError(
-                f"{recipe.name}: weights file {path} does not exist. The zoo's weights ship with "
-                f"zsc; recreate them with `zsc zoo train {recipe.name}` (or `python -m "
-                f"zsc.encoders.zoo.train {recipe.name}`), or pass --weights PATH."
+                f"{name}: weights file {path} does not exist. The zoo's weights ship with "
+                f"zsc; recreate them with `zsc zoo train {name}` (or `python -m zsc.pretrain "
+                f"train {name}`), or pass --weights PATH."
             )
-        return load_backbone(recipe.kind, path, who=recipe.name)
+        return load_backbone(kind, path, who=name)
 
     return build
 
 
-def _register(recipe: Recipe) -> EncoderSpec:
-    family = models.BACKBONE_FAMILIES[recipe.kind]
-    if recipe.trainable:
-        path = weights_path(recipe.name)
-        weights_id = f"zoo:{recipe.name}:{_sha16(path) if path.exists() else 'missing'}"
+def shipped_weights_id(name: str) -> str:
+    """The id of the shipped weights, from the sha256 their model card records (the files are
+    not hashed at import; tests check that the card's hash matches the file)."""
+    card = read_card(name) or {}
+    sha = card.get("weights_sha256")
+    return f"zoo:{name}:{sha[:16] if isinstance(sha, str) and weights_path(name).exists() else 'missing'}"
+
+
+def _register(name: str) -> EncoderSpec:
+    kind, method = MEMBER_TABLE[name]
+    family = models.BACKBONE_FAMILIES[kind]
+    if is_trainable(name):
+        path = weights_path(name)
+        weights_id = shipped_weights_id(name)
         available = path.exists
-        source = f"zsc:weights/zoo/{recipe.name}.safetensors"
-        desc = (f"{family} trained with {_METHOD_TITLES[recipe.method]} on the Fashion-MNIST train "
-                f"split (offline zoo; see weights/zoo/{recipe.name}.json).")
+        source = f"zsc:weights/zoo/{name}.safetensors"
+        desc = (f"{family} trained with {_METHOD_TITLES[method]} on the Fashion-MNIST train "
+                f"split (offline zoo; see weights/zoo/{name}.json).")
     else:
-        weights_id = f"zoo:{recipe.name}:random-seed{RANDOM_SEED}"
+        weights_id = f"zoo:{name}:random-seed{RANDOM_SEED}"
 
         def available() -> bool:
             return True
 
-        source = f"zsc:{recipe.kind}_small (random init)"
+        source = f"zsc:{kind}_small (random init)"
         desc = f"{family} with its default random initialisation, torch seed {RANDOM_SEED}."
     return register(EncoderSpec(
-        recipe.name, family, recipe.method, "zoo", source, models.BACKBONE_DIMS[recipe.kind],
-        _builder(recipe), PREPROCESSING, weights_id=weights_id, weights_available=available,
+        name, family, method, "zoo", source, models.BACKBONE_DIMS[kind],
+        _builder(name, kind), PREPROCESSING, weights_id=weights_id, weights_available=available,
         description=desc,
     ))
 
 
-SPECS: dict[str, EncoderSpec] = {r.name: _register(r) for r in RECIPES.values()}
+SPECS: dict[str, EncoderSpec] = {name: _register(name) for name in MEMBER_TABLE}
 
 
 def get_member(name: str) -> EncoderSpec:
@@ -108,5 +143,5 @@ def get_member(name: str) -> EncoderSpec:
     return ENCODERS.get(name)
 
 
-__all__ = ["MEMBERS", "PREPROCESSING", "SPECS", "WEIGHTS_DIR", "get_member", "load_backbone",
-           "weights_path"]
+__all__ = ["MEMBERS", "MEMBER_TABLE", "PREPROCESSING", "SPECS", "WEIGHTS_DIR", "card_path",
+           "get_member", "is_trainable", "load_backbone", "read_card", "weights_path"]

@@ -12,7 +12,7 @@ one CPU thread (the 32-64-128-256 ResNet was 3.5x slower per image). Built from 
   (``MaskedVisionTransformerTIMM``) can wrap it unchanged.
 
 Both map a preprocessed batch (B, 1, 28, 28) to pooled pre-head features (B, dim). Only the
-backbone is saved; projection/prediction heads live in ``train.py``.
+backbone is saved; projection/prediction heads live in ``zsc.pretrain.methods``.
 """
 
 from __future__ import annotations
