@@ -284,12 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", default=None, help="the executed notebook (.ipynb)")
     s.set_defaults(func=cmd_notebook)
 
-    try:
-        from .encoders.zoo.cli import add_zoo_subcommand
-    except ImportError:
-        pass
-    else:
-        add_zoo_subcommand(sub)
+    from .pretrain.cli import add_zoo_subcommand
+
+    add_zoo_subcommand(sub)
     return p
 
 

@@ -30,7 +30,7 @@ def _versions() -> dict[str, str]:
     import timm
     import torch
 
-    from .. import __version__
+    from .._version import __version__
 
     out = {"zsc": __version__, "torch": torch.__version__, "timm": timm.__version__}
     try:
