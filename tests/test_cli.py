@@ -38,7 +38,8 @@ def test_errors_are_one_line(capsys, argv, match):
 def test_listings(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
-    assert "fashion_mnist" in out and "inaturalist2021" in out
+    assert "fashion_mnist" in out and "inaturalist2021" in out and "splits_here" in out
+    assert [ln.split()[0] for ln in out.splitlines() if "test,train" in ln][:1] == ["fashion_mnist"]
     assert main(["encoders"]) == 0
     out = capsys.readouterr().out
     assert "pixels" in out and "random_vitb16" in out and "supervised_resnet50" in out

@@ -24,7 +24,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from .data import list_datasets
+    from .data import available_splits, list_datasets
 
     rows = []
     for s in list_datasets(offline=True if args.offline else None):
@@ -32,9 +32,10 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         rows.append({"name": s.name, "title": s.title, "group": s.group,
                      "offline": "yes" if s.offline else "", "role": s.role,
                      "paper_samples": p.get("n_samples", ""), "paper_classes": p.get("n_classes", ""),
+                     "splits_here": ",".join(available_splits(s.name)) or "-",
                      "levels": ",".join(s.levels)})
     print(_table(rows, ["name", "title", "group", "offline", "role", "paper_samples",
-                        "paper_classes", "levels"]))
+                        "paper_classes", "splits_here", "levels"]))
     return 0
 
 
