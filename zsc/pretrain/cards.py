@@ -112,10 +112,19 @@ def make_card(spec: EncoderSpec, recipe: Recipe | None, result: TrainResult | No
         "recipe": recipe.card_fields() if trainable else {"seed": RANDOM_SEED},
         "versions": _versions(),
     }
-    note = target_note(card, recipe)
-    if note:
-        card["note"] = note
+    notes = [n for n in (unfinished_note(card), target_note(card, recipe)) if n]
+    if notes:
+        card["note"] = " ".join(notes)
     return card
+
+
+def unfinished_note(card: dict[str, Any]) -> str | None:
+    if not str(card.get("stop_reason") or "").startswith("unfinished"):
+        return None
+    point = card.get("exported_point") or {}
+    return (f"Exported from an unfinished run's checkpoint (its best held-out point so far, epoch "
+            f"{point.get('epoch')} of at most {card.get('max_epochs')}); training continues and "
+            f"`zsc zoo train {card['name']} --resume` releases the finished run.")
 
 
 def target_note(card: dict[str, Any], recipe: Recipe | None) -> str | None:
@@ -134,8 +143,7 @@ def target_note(card: dict[str, Any], recipe: Recipe | None) -> str | None:
                    "the budget, limits it",
         "max_epochs": f"its epoch cap ({card.get('max_epochs')}, the zoo's CPU budget) was reached "
                       "while the held-out curve still rose",
-    }.get(card["stop_reason"], f"training is unfinished ({card['stop_reason']}); it resumes with "
-                               f"`zsc zoo train {card['name']} --resume`")
+    }.get(card["stop_reason"], "its training is unfinished")
     return f"below its kNN@20 target {goal:.2f} ({knn:.4f} on the test split): {why}."
 
 
@@ -187,7 +195,8 @@ def _status(c: dict[str, Any]) -> str:
     if c.get("stop_reason") is None:
         return "previous recipe, no learning curve"
     return {"plateau": "curve flattened", "max_epochs": "epoch cap reached",
-            "steps": "fixed steps"}.get(c["stop_reason"], c["stop_reason"])
+            "steps": "fixed steps"}.get(c["stop_reason"], c["stop_reason"].replace(
+                "unfinished", f"still training (epoch {c.get('epochs')} of {c.get('max_epochs')})"))
 
 
 def readme_table(cards: list[dict[str, Any]]) -> str:

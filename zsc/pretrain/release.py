@@ -144,7 +144,8 @@ def result_from_checkpoint(name: str, ckpt_dir: str | Path | None = None):
         backbone, best = method.export(), None
     return TrainResult(recipe, backbone.eval(), {}, st["seconds"], st["step"], st["seen"],
                        list(st["losses"]), list(st["curve"]), best, bool(st["done"]),
-                       st["stop_reason"] if st["done"] else f"unfinished ({st['stop_reason']})",
+                       st["stop_reason"] if st["done"] else "unfinished" + (
+                           f" ({st['stop_reason']})" if st["stop_reason"] else ""),
                        st["eval_seconds"], list(st["sessions"]), st.get("cooldown"))
 
 
