@@ -183,6 +183,6 @@ def test_pipeline_passes_the_dataset(monkeypatch):
     monkeypatch.setattr(P, "reduce", lambda x, cfg, **k: x[:, :4])
     monkeypatch.setattr(P, "score_clustering", lambda *a, **k: {})
     monkeypatch.setattr(P, "cluster", lambda X, name, n, seed, **hp: type("R", (), {
-        "params": hp, "seconds": 0.0, "labels": np.zeros(len(X), int)})())
+        "params": hp, "seconds": 0.0, "labels": np.zeros(len(X), int), "deviation": ""})())
     P.run("pixels", "celeba", ["hdbscan"], store=None, progress=False)
     assert asked == ["celeba"]

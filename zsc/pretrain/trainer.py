@@ -115,7 +115,12 @@ def _recipe_key(recipe: Recipe) -> str:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """A training checkpoint, unpickled safely: tensors, containers and primitives only (and
+    torch's version string, which checkpoints of earlier runs carry)."""
+    from torch.torch_version import TorchVersion
+
+    with torch.serialization.safe_globals([TorchVersion]):
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _save_atomic(state: dict[str, Any], path: Path) -> None:
@@ -214,7 +219,7 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
             session = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                        "start_step": st["step"], "seconds": 0.0, "device": "cpu",
                        "threads": torch.get_num_threads(), "host_cpu": platform.processor() or
-                       platform.machine(), "torch": torch.__version__}
+                       platform.machine(), "torch": str(torch.__version__)}
             cooldown_steps = max(1, round(recipe.cooldown_epochs * per_epoch))
 
             def start_cooldown() -> None:
