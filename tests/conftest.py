@@ -27,3 +27,14 @@ def blobs():
 
     X, y = make_blobs(n_samples=300, centers=3, n_features=8, cluster_std=0.6, random_state=0)
     return X.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """One torch thread: on a shared 2-core machine two threads are slower for the zoo's small nets."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

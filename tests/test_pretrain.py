@@ -19,10 +19,12 @@ import pytest
 import torch
 
 from zsc.errors import DataMissingError
+from zsc.io import sha256_file
 
 pytest.importorskip("lightly")
 # lightly's DINO head still uses torch's deprecated weight_norm
-pytestmark = pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning"),
+              pytest.mark.usefixtures("torch_one_thread")]
 
 from zsc.encoders import get_encoder, zoo  # noqa: E402
 from zsc.encoders.zoo import models  # noqa: E402
@@ -31,14 +33,6 @@ from zsc.pretrain.recipes import RECIPES, TRAIN_ORDER, Augment  # noqa: E402
 
 TRAINED = list(RECIPES)
 ROOT = Path(__file__).resolve().parents[1] / "zsc"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")
@@ -294,7 +288,7 @@ def test_card_records_the_run(tiny, tmp_path):
         assert key in card, key
     assert card["curve"] == res.curve and len(card["curve"]) == 3
     assert card["images_seen"] == 4 * 16 and card["device"] == "cpu" and card["threads"] == [1]
-    assert card["weights_sha256"] == cards.sha256_file(path)
+    assert card["weights_sha256"] == sha256_file(path)
     json.dumps(card)  # serialisable
 
 

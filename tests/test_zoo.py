@@ -15,7 +15,8 @@ from zsc.encoders import get_encoder, list_encoders
 from zsc.errors import DataMissingError, WeightsUnavailableError
 
 # lightly's DINO head still uses torch's deprecated weight_norm
-pytestmark = pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning"),
+              pytest.mark.usefixtures("torch_one_thread")]
 
 zoo = pytest.importorskip("zsc.encoders.zoo")
 from zsc.encoders.zoo import models  # noqa: E402
@@ -30,15 +31,6 @@ N_TRAIN, N_TEST = 5000, 2000  # kNN subsample: 5,000 train images vote for 2,000
 # from the model cards (test_cards_and_readme_match_the_weights).
 KNN_CHECKED = ["zoo_mocov3_resnet", "zoo_dino_vit", "zoo_mae_vit"]
 SSL_CHECKED = [n for n in TRAINED if METHOD[n] in ("mae", "mocov3", "dino", "vicreg")]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two threads are slower for these small nets."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 @pytest.fixture(scope="module")

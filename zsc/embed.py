@@ -11,7 +11,6 @@ whose spec says ``cuda_precision="fp16"`` (CLIP), which run in fp16 on CUDA (`pr
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -29,7 +28,7 @@ from .data import DATASETS, LoadedDataset, load_dataset, subsample_indices
 from .encoders import get_encoder
 from .encoders.base import EncoderSpec, Preprocessing
 from .errors import InvalidEmbeddingError, InvalidParameterError, WeightsUnavailableError
-from .io import config_hash, load_arrays, save_arrays
+from .io import config_hash, load_arrays, save_arrays, sha256_file
 
 
 @dataclass
@@ -168,11 +167,7 @@ def _weights_fingerprint(path: str) -> str:
         raise WeightsUnavailableError(
             f"weights file {path} does not exist (or is not a file); check the path given as --weights"
         )
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return "file:" + h.hexdigest()[:16]
+    return "file:" + sha256_file(path)[:16]
 
 
 def preprocessing_for(spec: EncoderSpec, dataset: str) -> Preprocessing:

@@ -22,7 +22,6 @@ downloaded at run time, so these are real pretrained encoders that work offline 
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import WeightsUnavailableError
+from ..io import sha256_file
 from .base import EncoderSpec, Preprocessing, register
 from .hub import load_state_dict, load_strict
 
@@ -121,14 +121,6 @@ def weights_available(name: str) -> bool:
     return True
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def efficientnet_classifier(name: str, weights: str | None = None) -> nn.Module:
     """The full pretrained EfficientNet-Lite (ImageNet logits, 1000 classes), in eval mode.
 
@@ -138,7 +130,7 @@ def efficientnet_classifier(name: str, weights: str | None = None) -> nn.Module:
     cls = _efficientnet_class()
     if weights is None:
         path = package_weights_path(name)
-        digest = _sha256(path)
+        digest = sha256_file(path)
         if digest != w.sha256:
             raise WeightsUnavailableError(
                 f"{name}: {path} has SHA-256 {digest[:16]}..., expected {w.sha256[:16]}... "

@@ -4,11 +4,12 @@ imports this module)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..io import sha256_file
 
 if TYPE_CHECKING:
     from ..encoders.base import EncoderSpec
@@ -16,14 +17,6 @@ if TYPE_CHECKING:
     from .trainer import TrainResult
 
 README_NAME = "README.md"
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _versions() -> dict[str, str]:

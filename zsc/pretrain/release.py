@@ -221,7 +221,8 @@ def recheck_card(name: str, folder: str | Path | None = None, *, progress: bool 
     shipped ones) and record it, with the subsample check, in its existing card; the weights
     and everything else in the card stay as they are."""
     from ..encoders.zoo import read_card
-    from .cards import sha256_file, write_card
+    from ..io import sha256_file
+    from .cards import write_card
 
     out = Path(folder) if folder else WEIGHTS_DIR
     card = read_card(name, out)
