@@ -100,12 +100,14 @@ def find_stores(path: str | os.PathLike[str] | None = None) -> tuple[ResultsStor
     p = Path(path).expanduser()
     if not p.is_dir():
         raise DataMissingError(f"no results folder {p}")
-    for base in (p, p.parent):
-        if (base / "clustering").is_dir() or (base / "knn").is_dir():
-            if base is p.parent and not (p / "jobs").is_dir():
-                break
-            knn = base / "knn"
-            return ResultsStore(base / "clustering"), ResultsStore(knn) if knn.is_dir() else None
+    def has_stores(d: Path) -> bool:
+        return (d / "clustering").is_dir() or (d / "knn").is_dir()
+
+    if (p / "jobs").is_dir() and has_stores(p.parent):  # a batch's output: stores beside it
+        p = p.parent
+    if has_stores(p):
+        knn = p / "knn"
+        return ResultsStore(p / "clustering"), ResultsStore(knn) if knn.is_dir() else None
     if p.name == "clustering" and (p.parent / "knn").is_dir():
         return ResultsStore(p), ResultsStore(p.parent / "knn")
     if p.name == "knn":
