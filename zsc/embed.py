@@ -134,7 +134,7 @@ def encode(
     precision, as the paper's CLIP on a GPU; "bf16": fp32 weights under bfloat16 autocast, an
     explicit option only); on CUDA with pinned memory and channels-last. Features come back as
     float32."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar everywhere: no widget warning inside the chapters
 
     device = torch.device(device) if device is not None else default_device()
     cuda = device.type == "cuda"

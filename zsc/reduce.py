@@ -7,6 +7,7 @@ Reductions are the expensive shared step of a sweep (one UMAP feeds six clustere
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import KW_ONLY, asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,9 @@ class Reducer(TransformerMixin, BaseEstimator):
                     f"{cfg.method}: n_components={n_comp} needs more than {n_comp + 1} samples, got {n}"
                 )
             if cfg.method == "umap":
-                import umap
+                with warnings.catch_warnings():  # umap imports tqdm.auto, which warns inside a
+                    warnings.filterwarnings("ignore", "IProgress not found")  # notebook kernel
+                    import umap
 
                 self.model_ = umap.UMAP(
                     n_neighbors=min(cfg.n_neighbors, n - 1), n_components=n_comp,
