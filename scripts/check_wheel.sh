@@ -6,15 +6,18 @@ cd "$(dirname "$0")/.."
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 .venv/bin/python -m pip wheel -q --no-deps -w "$tmp/dist" .
 wheel=$(ls "$tmp"/dist/zsc-*.whl)
+# The listing is read once into a file: `unzip -l | grep -q` under pipefail fails at random
+# (grep stops reading at its first match and unzip dies of SIGPIPE on a long listing).
+unzip -l "$wheel" > "$tmp/listing"
 for f in resources/paper_datasets.csv resources/grids/smoke.yaml resources/profiles/offline.yaml; do
-  unzip -l "$wheel" | grep -q "zsc/$f" || { echo "wheel lacks zsc/$f"; exit 1; }
+  grep -q "zsc/$f" "$tmp/listing" || { echo "wheel lacks zsc/$f"; exit 1; }
 done
 python3 -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
 "$tmp/venv/bin/python" -m pip install -q "$wheel"
 cd "$tmp"
 export ZSC_HOME="$tmp/home"
-venv/bin/zsc datasets | head -3
+venv/bin/zsc datasets > datasets.txt && head -3 datasets.txt
 venv/bin/zsc run pixels digits --clusterer kmeans
 venv/bin/zsc batch smoke --dry-run | tail -3
 venv/bin/python -c "from zsc import profiles; print('profiles:', profiles.resources.names('profiles'))"
