@@ -36,9 +36,18 @@ MEASURE = r"""
 <script>
 window.addEventListener("load", () => setTimeout(() => {
   const de = document.documentElement;
-  const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+  const folded = (el) => {  // inside a shut <details>, other than in its summary
+    for (let d = el.closest("details"); d; d = d.parentElement && d.parentElement.closest("details")) {
+      const summary = d.querySelector(":scope > summary");
+      if (!d.open && !(summary && summary.contains(el))) return true;
+    }
+    return false;
+  };
+  const shown = (el) => !folded(el) && el.getClientRects().length > 0
+    && getComputedStyle(el).visibility !== "hidden";
   const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
-  const column = article.clientWidth;
+  const pad = getComputedStyle(article);
+  const column = article.clientWidth - parseFloat(pad.paddingLeft) - parseFloat(pad.paddingRight);
   const out = {innerWidth: window.innerWidth, scrollWidth: de.scrollWidth, column: column};
   out.code_inputs_shown = [...document.querySelectorAll(".cell .cell_input")].filter(shown).length;
   out.code_inputs = document.querySelectorAll(".cell .cell_input").length;
@@ -46,11 +55,14 @@ window.addEventListener("load", () => setTimeout(() => {
     + (document.body.innerText.includes("Traceback (most recent call last)") ? 1 : 0);
   out.nan_cells = [...article.querySelectorAll("td, th")].map((c) => c.textContent.trim())
     .filter((t) => ["nan", "NaN", "<NA>", "None", "NaT", "inf", "-inf"].includes(t)).length;
+  out.height = de.scrollHeight;  // as first seen, for the screenshot
   for (const d of document.querySelectorAll("details")) d.open = true;
   out.scrollWidth_open = de.scrollWidth;
-  out.height = de.scrollHeight;
   out.wide_tables = [...article.querySelectorAll("table")]
-    .filter((t) => t.getBoundingClientRect().width > column + 1).length;
+    .filter((t) => t.getBoundingClientRect().width > column + 1)
+    .map((t) => `${Math.round(t.getBoundingClientRect().width)} px: `
+      + (t.closest("details")?.querySelector("summary")?.textContent
+         || t.querySelector("th")?.textContent || "").trim().slice(0, 60));
   const imgs = [...article.querySelectorAll(".cell_output img, img")].filter((i) => !i.closest("nav"));
   out.figures = imgs.filter((i) => i.naturalWidth > 0).length;
   out.broken_images = imgs.filter((i) => i.naturalWidth === 0).length;
@@ -105,7 +117,8 @@ def problems(m: dict[str, Any], chapter: bool) -> list[str]:
         out.append(f"scrolls sideways ({m['scrollWidth']}/{m['scrollWidth_open']} px wide, shut/"
                    f"open, at {m['innerWidth']} px)")
     if m["wide_tables"]:
-        out.append(f"{m['wide_tables']} table(s) wider than the text column ({m['column']} px)")
+        out.append(f"table(s) wider than the text column ({m['column']} px): "
+                   + ", ".join(m["wide_tables"]))
     if m["shrunk_figures"]:
         out.append(f"{m['shrunk_figures']} figure(s) shrunk below 80 % of their size")
     if m["broken_images"]:
@@ -124,6 +137,7 @@ def problems(m: dict[str, Any], chapter: bool) -> list[str]:
 def check_site(html_dir: Path, shots: Path, chapters: str = "_build/notebooks"
                ) -> dict[str, list[str]]:
     """Measure and capture every page of a built site; {page: problems} for each page."""
+    html_dir = html_dir.resolve()
     pages = sorted(html_dir.glob(f"{chapters}/*.html")) + sorted(html_dir.glob("book/*.html"))
     report = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +150,7 @@ def check_site(html_dir: Path, shots: Path, chapters: str = "_build/notebooks"
 
 
 if __name__ == "__main__":
-    site = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html")
+    site = Path(sys.argv[1] if len(sys.argv) > 1 else "_build/html").resolve()
     found = check_site(site, site.parent / "screenshots")
     for name, bad in found.items():
         print(f"{name}: {'; '.join(bad) or 'ok'}")

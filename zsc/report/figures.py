@@ -23,8 +23,8 @@ from matplotlib.figure import Figure
 
 from .. import analysis
 
-WIDTH = 8.0  # inches: the text column of a chapter page at DPI (about 720 px)
-DPI = 90
+WIDTH = 8.0  # inches: at DPI, the text column of a chapter page at 1280 px (about 680 px)
+DPI = 85
 FONT = 9.5  # points: the smallest text in a figure (tick labels, annotations)
 GROUP_LABEL = {"dataset_offline_group": "dataset group (relative to Fashion-MNIST)",
                "dataset_group": "dataset group (relative to ImageNet-1k)"}
@@ -352,7 +352,8 @@ def correlation_forest(corr: pd.DataFrame, y: str, hue: str, value: str = "spear
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(ys)), ys)
     ax.set_ylim(len(ys) - 0.5, -0.5)
-    ax.set_xlim(-1.05, 1.05)
+    lows = [*enough[low].dropna(), *([band[0]] if band else [])]
+    ax.set_xlim(max(-1.05, min([0.0, *lows]) - 0.1), 1.05)  # 0 always in view
     ax.set_xlabel(xlabel)
     handles = [mpl.lines.Line2D([], [], color=pal[h], marker="o", ls="") for h in hues]
     labels = [str(h) for h in hues]
