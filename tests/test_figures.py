@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from zsc import analysis
@@ -92,8 +92,8 @@ def test_delta_plot_error_bars_only_with_several_seeds(seeds, bars):
     assert ("standard deviation over 3" in figures.seed_note(res)) is bars
 
 
-@pytest.mark.parametrize("seeds, band", [((0,), False), ((0, 1), True)])
-def test_taxonomy_plot_per_dataset_coarse_to_fine(seeds, band):
+@pytest.mark.parametrize("seeds, bars", [((0,), False), ((0, 1), True)])
+def test_taxonomy_plot_per_dataset_coarse_to_fine(seeds, bars):
     lv = analysis.level_table(results(seeds),
                               index=["dataset", "encoder", "encoder_family", "encoder_method", "seed"])
     fig = figures.taxonomy_plot(lv)
@@ -101,8 +101,8 @@ def test_taxonomy_plot_per_dataset_coarse_to_fine(seeds, band):
     shown = [ax for ax in fig.axes if ax.get_visible() and ax.get_xticklabels()]
     assert sorted({ax.get_title() for ax in shown} - {""}) == ["a", "b"]  # c has no levels
     assert [t.get_text() for t in shown[0].get_xticklabels()] == ["coarse", "fine"]
-    has_band = any(isinstance(c, PolyCollection) for ax in shown for c in ax.collections)
-    assert has_band is band
+    has_bars = any(isinstance(c, LineCollection) for ax in shown for c in ax.collections)
+    assert has_bars is bars
 
 
 def test_correlation_forest_writes_out_too_few_pairs():

@@ -278,7 +278,8 @@ def taxonomy_plot(levels: pd.DataFrame, ncol: int = 3) -> Figure:
             for e in encs:
                 sns.lineplot(data=sub[sub["encoder"] == e], x="depth", y=col, color=colors[e],
                              linestyle=dashes[e], marker="o", markersize=4, lw=1.2,
-                             errorbar=errorbar(sub), ax=ax)
+                             errorbar=errorbar(sub), err_style="bars", err_kws={"capsize": 2},
+                             ax=ax)
             mean = sub.groupby("depth")[col].mean()
             ax.plot(mean.index, mean.to_numpy(), color="k", lw=2.8, marker="s", ms=6)
             ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 3 else 0)
