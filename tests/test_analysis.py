@@ -102,16 +102,53 @@ def _knn(rows):
 
 
 def test_spearman_ami_knn_per_family_clusterer_k():
-    res = pd.DataFrame([
-        _row(f"e{i}", "d", "kmeans", ami, family="F") for i, ami in enumerate([0.1, 0.2, 0.3, 0.4])
-    ])
-    knn = _knn([(f"e{i}", "d", "F", acc, 1 - acc) for i, acc in enumerate([0.5, 0.6, 0.7, 0.9])])
+    amis = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    res = pd.DataFrame([_row(f"e{i}", "d", "kmeans", ami, family="F") for i, ami in enumerate(amis)])
+    knn = _knn([(f"e{i}", "d", "F", acc, 1 - acc) for i, acc in enumerate(amis)])
     c = analysis.spearman_ami_knn(res, knn).set_index("k")
     assert c.loc[1, "spearman"] == pytest.approx(1.0)    # same order
     assert c.loc[10, "spearman"] == pytest.approx(-1.0)  # reversed order
-    assert (c["n"] == 4).all()
+    assert (c["n"] == 8).all()
+    assert c.loc[1, "ci_high"] == pytest.approx(1.0) and c.loc[10, "ci_low"] == pytest.approx(-1.0)
     t = analysis.spearman_table(analysis.spearman_ami_knn(res, knn))
     assert t.loc[("F", "K-Means"), "k=1"] == 100 and t.loc[("F", "K-Means"), "k=10"] == -100
+
+
+def test_spearman_with_fewer_than_8_pairs_is_not_a_number_in_print():
+    """4 pairs give rho = 1 by chance one time in 24: computed, but never printed as a value."""
+    res = pd.DataFrame([_row(f"e{i}", "d", "kmeans", a, family="F") for i, a in enumerate([0.1, 0.2, 0.3, 0.4])])
+    knn = _knn([(f"e{i}", "d", "F", acc, 1 - acc) for i, acc in enumerate([0.5, 0.6, 0.7, 0.9])])
+    c = analysis.spearman_ami_knn(res, knn).set_index("k")
+    assert c.loc[1, "spearman"] == pytest.approx(1.0) and c.loc[1, "n"] == 4
+    assert math.isnan(c.loc[1, "ci_low"]) and math.isnan(c.loc[1, "ci_high"])
+    assert analysis.corr_label(c.loc[1, "spearman"], 4) == "too few pairs (n=4)"
+    assert math.isnan(analysis.spearman_table(c.reset_index()).loc[("F", "K-Means"), "k=1"])
+
+
+def test_fisher_interval_matches_the_formula_by_hand():
+    # Pearson r = 0.5, n = 28: z = atanh(0.5) = 0.549306, se = 1/sqrt(25) = 0.2,
+    # z -/+ 1.959964 * 0.2 = 0.157313, 0.941299; tanh of those = 0.156028, 0.735818.
+    lo, hi = analysis.fisher_interval(0.5, 28, "pearson")
+    assert lo == pytest.approx(0.156028, abs=1e-6) and hi == pytest.approx(0.735818, abs=1e-6)
+    # Spearman rho = 0 (Bonett-Wright se = sqrt(1/25)): symmetric, tanh(0.391993) = 0.373077.
+    lo, hi = analysis.fisher_interval(0.0, 28, "spearman")
+    assert hi == pytest.approx(0.373077, abs=1e-6) and lo == pytest.approx(-hi)
+    # Spearman rho = 0.5, n = 28: se = sqrt(1.125 / 25) = 0.212132 -> wider than Pearson's.
+    lo_s, hi_s = analysis.fisher_interval(0.5, 28, "spearman")
+    assert lo_s == pytest.approx(math.tanh(math.atanh(0.5) - 1.959964 * 0.212132), abs=1e-5)
+    assert lo_s < 0.156028 and hi_s > 0.735818
+    # Kendall tau = 0, n = 28: se = sqrt(0.437 / 24) = 0.134938; tanh(1.959964 * 0.134938) = 0.258476
+    assert analysis.fisher_interval(0.0, 28, "kendall")[1] == pytest.approx(
+        math.tanh(1.959964 * math.sqrt(0.437 / 24)), abs=1e-6)
+    assert all(math.isnan(v) for v in analysis.fisher_interval(0.5, 7))  # below MIN_PAIRS
+    assert all(not math.isnan(v) for v in analysis.fisher_interval(0.5, 8))
+
+
+def test_corr_label():
+    assert analysis.corr_label(0.4567, 20, 0.0123, 0.7456) == "ρ = 0.46 [0.01, 0.75], n = 20"
+    assert analysis.corr_label(0.9, 7, 0.1, 0.99) == "too few pairs (n=7)"
+    assert "undefined" in analysis.corr_label(float("nan"), 12)
+    assert analysis.corr_label(0.3, 9, symbol="τ").startswith("τ = 0.30")
 
 
 def test_spearman_too_few_pairs_is_nan():
@@ -134,6 +171,7 @@ def test_silhouette_correlation():
     df = pd.DataFrame([_row(f"e{i}", "d", "kmeans", a, silhouette_umap=u, silhouette_original=o)
                        for i, (a, u, o) in enumerate(zip(ami, umap, orig, strict=True))])
     c = analysis.silhouette_correlation(df).set_index("space")
+    assert (c["n"] == 5).all() and c["ci_low"].isna().all()  # 5 pairs: no interval
     assert c.loc["umap", "spearman"] == pytest.approx(1.0)
     assert c.loc["umap", "kendall"] == pytest.approx(1.0)
     assert c.loc["original", "spearman"] == pytest.approx(-0.9)  # 1 - 6*2/(5*24)
@@ -157,13 +195,65 @@ def test_frame_hash_order_independent_and_sensitive(results):
     assert h != analysis.frame_hash(changed)
 
 
-def test_level_table():
-    df = pd.DataFrame([_row("e", "d", "kmeans", 0.5, ami_level_order=0.2, ami_level_species=0.4),
-                       _row("e", "d", "hdbscan", 0.5, ami_level_order=0.4, ami_level_species=0.6)])
-    t = analysis.level_table(df)
-    assert list(t.columns) == ["order", "species"]
-    assert t.loc["e", "order"] == pytest.approx(0.3)
+def test_level_table_is_per_dataset_and_coarse_to_fine():
+    """Two datasets with different taxonomies: nothing is averaged across them, and each one's
+    levels come in its declared order (not alphabetical, not the column order)."""
+    df = pd.DataFrame([
+        _row("e", "birds", "kmeans", 0.5, ami_level_species=0.4, ami_level_order=0.2,
+             ami_true_level_species=0.3, ami_true_level_order=0.9),
+        _row("e", "birds", "hdbscan", 0.5, ami_level_species=0.6, ami_level_order=0.4,
+             ami_true_level_species=0.5, ami_true_level_order=0.7),
+        _row("e", "bugs", "kmeans", 0.5, ami_level_order=0.8, ami_level_family=0.6,
+             ami_true_level_order=0.95, ami_true_level_family=0.7),
+        _row("e", "flat", "kmeans", 0.5),  # no taxonomy: no rows
+    ])
+    declared = {"birds": ("order", "species"), "bugs": ("order", "family"), "flat": ()}
+    t = analysis.level_table(df, levels=declared)
+    birds = t[t["dataset"] == "birds"].set_index("level")
+    assert list(birds.index) == ["order", "species"] and list(birds["depth"]) == [0, 1]
+    assert birds.loc["order", "ami"] == pytest.approx(0.3)        # (0.2 + 0.4) / 2, birds only
+    assert birds.loc["order", "ami_true"] == pytest.approx(0.8)   # (0.9 + 0.7) / 2
+    bugs = t[t["dataset"] == "bugs"].set_index("level")
+    assert list(bugs.index) == ["order", "family"]                # declared order, not a-z
+    assert bugs.loc["order", "ami"] == pytest.approx(0.8)         # not mixed with birds' order
+    assert "flat" not in set(t["dataset"])
+    wide = analysis.level_wide(t[t["dataset"] == "bugs"], "ami_true")
+    assert list(wide.columns) == ["order", "family"] and wide.loc["e", "family"] == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="one dataset"):
+        analysis.level_wide(t)
+    with pytest.raises(ValueError, match="dataset"):
+        analysis.level_table(df, index=["encoder"])
     assert analysis.level_table(pd.DataFrame([_row("e", "d", "kmeans", 0.5)])).empty
+
+
+def test_fashion_mnist_levels_come_from_the_data_module():
+    declared = analysis.dataset_levels(["fashion_mnist", "fashion_mnist_sketch", "digits", "nope"])
+    assert declared["fashion_mnist"] == ("coarse", "fine")
+    assert declared["fashion_mnist_sketch"] == ("coarse", "fine")
+    assert declared["digits"] == () and declared["nope"] == ()
+    # columns in the fine-first order of a results row still come out coarse first
+    df = pd.DataFrame([_row("e", "fashion_mnist", "kmeans", 0.5, ami_level_fine=0.5,
+                            ami_level_coarse=0.3, ami_true_level_fine=0.5, ami_true_level_coarse=0.6)])
+    assert list(analysis.level_table(df)["level"]) == ["coarse", "fine"]
+
+
+def test_seed_means_and_n_seeds():
+    df = pd.DataFrame([_row("e", "a", "kmeans", 0.2, seed=0), _row("e", "a", "hdbscan", 0.4, seed=0),
+                       _row("e", "b", "kmeans", 0.9, seed=0),  # dataset b has one clusterer row
+                       _row("e", "a", "kmeans", 0.6, seed=1), _row("e", "b", "kmeans", 0.4, seed=1)])
+    assert analysis.n_seeds(df) == 2 and analysis.n_seeds(df[df["seed"] == 0]) == 1
+    m = analysis.seed_means(df, ["encoder"]).set_index("seed")["ami"]
+    assert m[0] == pytest.approx((0.3 + 0.9) / 2)  # datasets weigh the same
+    assert m[1] == pytest.approx(0.5)
+
+
+def test_best_per_and_groups(results):
+    b = analysis.best_per(results).set_index("dataset")
+    assert b.loc["a", "best"] == "zoo_supervised_resnet" and b.loc["a", "value"] == pytest.approx(0.7)
+    assert b.loc["b", "best"] == "zoo_dino_resnet" and b.loc["b", "second"] == "zoo_supervised_resnet"
+    assert analysis.group_column(results) == "dataset_offline_group"
+    assert analysis.group_column(results.assign(dataset_offline_group=None)) == "dataset_group"
+    assert analysis.ordered_groups(["Far-OOD", "X", "In-domain", None]) == ["In-domain", "Far-OOD", "X"]
 
 
 def test_paper_spearman_selection_drops_clip_and_imagenet_variants():

@@ -56,6 +56,35 @@ def test_parameters_are_injected(src, tmp_path):
     inj = got.cells[tagged[0] + 1]
     assert "injected-parameters" in inj.metadata.get("tags", [])
     assert 'profile = "injected"' in inj.source and 'results_dir = "/r"' in inj.source
+    # for the book: both parameter cells removed, every other code input folded behind a toggle
+    notebooks.present(got)
+    assert "remove-cell" in inj.metadata["tags"] and "remove-cell" in got.cells[tagged[0]].metadata["tags"]
+    for cell in got.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and "remove-cell" not in tags:
+            assert "hide-input" in tags, cell.source[:80]
+
+
+def test_present_keeps_a_cells_own_visibility_tag():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["remove-input"]}),
+        nbformat.v4.new_code_cell("b = 2", metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("c = 3"),
+        nbformat.v4.new_markdown_cell("text")])
+    tags = [c.metadata.get("tags", []) for c in notebooks.present(nb).cells]
+    assert tags == [["remove-input"], ["injected-parameters", "remove-cell"], ["hide-input"], []]
+
+
+def test_site_configuration_names_no_other_projects_repository():
+    """The repository is set in one place; it is never the paper's code, and no repository or
+    launch button is on while it is empty (zsc has no public address yet)."""
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    url = cfg["repository"]["url"]
+    assert "scottclowe" not in url and "zs-ssl-clustering" not in url
+    if not url:
+        assert not any(v for k, v in cfg["html"].items() if k.startswith("use_") and k.endswith("_button"))
+        assert not any(cfg["launch_buttons"].get(k) for k in ("binderhub_url", "jupyterhub_url", "colab_url"))
+    assert cfg["execute"]["execute_notebooks"] == "off"
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=NAMES)
@@ -143,6 +172,10 @@ def test_smoke_notebooks_execute_with_figures_and_provenance(smoke):
         assert not [o for o in outputs if o.get("output_type") == "error"], out.name
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{out.name} has no figure"
         assert any("**Figure" in o.get("data", {}).get("text/markdown", "") for o in outputs), out.name
+        for cell in nb.cells:  # code on demand: no input shown unless the reader asks
+            tags = cell.metadata.get("tags", [])
+            if cell.cell_type == "code":
+                assert {"hide-input", "remove-cell", "remove-input"} & set(tags), (out.name, cell.source[:60])
         prov = nb.metadata["zsc_provenance"]
         assert prov["profile"] == "smoke" and prov["parameters"]["profile"].endswith("smoke.yaml")
         assert prov["results_rows"] > 0 and len(prov["results_hash"]) == 16
@@ -166,7 +199,11 @@ def test_failing_notebook_names_itself_and_its_partial_copy(tmp_path, monkeypatc
 
 # --------------------------------------------------------------------------- full site (slow)
 @pytest.mark.slow
-def test_smoke_book_builds_and_pages_render(tmp_path):
+def test_smoke_book_builds_and_pages_render():
+    """Every page as a reader sees it at 1280 px (tests/pages.py): no sideways scrolling, no
+    table wider than the text, figures unshrunk, chapters with a figure and no code shown by
+    default, no error output, no "nan" in a table; full-length screenshots kept in
+    _build/screenshots/ for a person to look at."""
     summary = book.build("smoke", log=lambda s: None)
     html = Path(summary["html"])
     pages = sorted(html.glob("_build/notebooks/*.html")) + sorted(html.glob("book/*.html"))
@@ -178,14 +215,12 @@ def test_smoke_book_builds_and_pages_render(tmp_path):
         assert "<img" in page.read_text(), f"{page.name} has no figure"
     if CHROMIUM is None:
         pytest.skip("chromium not installed: pages checked as HTML only, no screenshots")
+    from pages import check_site  # tests/pages.py
+
     shots = ROOT / "_build" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
+    found = check_site(html, shots)
+    assert set(found) == {str(p.relative_to(html)) for p in pages}
     for page in pages:
         png = shots / f"{page.parent.name}-{page.stem}.png"
-        png.unlink(missing_ok=True)
-        cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", f"--user-data-dir={tmp_path / 'chrome'}", "--window-size=1280,2000",
-               f"--screenshot={png}", page.as_uri()]
-        subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert png.exists() and png.stat().st_size > 10_000, f"no screenshot of {page}"
+    assert not {k: v for k, v in found.items() if v}, found

@@ -123,7 +123,62 @@ def group_summary(df: pd.DataFrame, value: str = "ami", group: str = "dataset_of
     return per_ds.pivot_table(index=index, columns=group, values=value, aggfunc="mean")
 
 
+def group_column(df: pd.DataFrame) -> str:
+    """The dataset-group column to summarise by: the offline zoo's groups (relative to
+    Fashion-MNIST) when every row has one, else the paper's (relative to ImageNet-1k)."""
+    off = "dataset_offline_group"
+    if off in df.columns and len(df) and df[off].notna().all():
+        return off
+    return "dataset_group"
+
+
+def ordered_groups(values: Iterable[str]) -> list[str]:
+    """Dataset groups in the paper's order (in-domain first, far-OOD last), unknown ones after."""
+    from .data import GROUPS
+
+    seen = list(dict.fromkeys(str(v) for v in values if isinstance(v, str)))
+    return [g for g in GROUPS if g in seen] + sorted(g for g in seen if g not in GROUPS)
+
+
+def n_seeds(df: pd.DataFrame) -> int:
+    """How many clustering seeds the rows hold (error bars are drawn only when more than one)."""
+    return int(df["seed"].nunique()) if "seed" in df.columns and len(df) else 1
+
+
+def seed_means(df: pd.DataFrame, keys: Sequence[str], value: str = "ami") -> pd.DataFrame:
+    """`value` averaged over all but `keys`, once per clustering seed: the values the spread
+    over seeds (error bars) is computed from. Each dataset weighs the same within a key."""
+    keys = list(keys)
+    seed = ["seed"] if "seed" in df.columns else []
+    inner = [*keys, *seed] + (["dataset"] if "dataset" in df.columns and "dataset" not in keys else [])
+    per = df.groupby(inner, as_index=False, sort=True, observed=True)[value].mean()
+    return per.groupby([*keys, *seed], as_index=False, sort=True, observed=True)[value].mean()
+
+
+def best_per(df: pd.DataFrame, by: str = "encoder", within: str = "dataset",
+             metric: str = "ami") -> pd.DataFrame:
+    """For each `within` (dataset), the `by` (encoder or clusterer) with the highest `metric`
+    averaged over everything else, its value and the runner-up's: columns best, value, second,
+    second_value."""
+    if by == "clusterer":
+        by = _title_col(df)
+    mean = df.groupby([within, by])[metric].mean().unstack(by)
+    rows = []
+    for key, r in mean.iterrows():
+        r = r.dropna().sort_values(ascending=False)
+        rows.append({within: key, "best": r.index[0] if len(r) else None,
+                     "value": r.iloc[0] if len(r) else np.nan,
+                     "second": r.index[1] if len(r) > 1 else None,
+                     "second_value": r.iloc[1] if len(r) > 1 else np.nan})
+    return pd.DataFrame(rows, columns=[within, "best", "value", "second", "second_value"])
+
+
 # --------------------------------------------------------------------------- correlations
+# Below this many pairs a correlation is not reported as a number: with 4 pairs a Spearman rho of
+# 1.0 happens by chance one time in 24, and its 95 % interval spans almost [-1, 1].
+MIN_PAIRS = 8
+
+
 def _corr(x: Iterable[float], y: Iterable[float], kind: str = "spearman") -> float:
     x, y = np.asarray(list(x), float), np.asarray(list(y), float)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -132,6 +187,38 @@ def _corr(x: Iterable[float], y: Iterable[float], kind: str = "spearman") -> flo
         return float("nan")
     fn = stats.spearmanr if kind == "spearman" else stats.kendalltau
     return float(fn(x, y)[0])
+
+
+def fisher_interval(r: float, n: int, kind: str = "spearman", level: float = 0.95
+                    ) -> tuple[float, float]:
+    """Confidence interval of a correlation by Fisher's z transform (NaN below `MIN_PAIRS`).
+
+    z = atanh(r) is near-normal with standard error 1/sqrt(n-3) for Pearson's r,
+    sqrt((1 + r^2/2)/(n-3)) for Spearman's rho (Bonett & Wright 2000) and sqrt(0.437/(n-4)) for
+    Kendall's tau (Fieller, Hartley & Pearson 1957); the interval is tanh(z -/+ q se)."""
+    if not np.isfinite(r) or n < MIN_PAIRS:
+        return float("nan"), float("nan")
+    se = {"pearson": 1 / np.sqrt(n - 3), "spearman": np.sqrt((1 + r * r / 2) / (n - 3)),
+          "kendall": np.sqrt(0.437 / (n - 4))}[kind]
+    z, q = np.arctanh(np.clip(r, -0.999999, 0.999999)), stats.norm.ppf(0.5 + level / 2)
+    return float(np.tanh(z - q * se)), float(np.tanh(z + q * se))
+
+
+def corr_label(r: float, n: int, low: float = float("nan"), high: float = float("nan"),
+               symbol: str = "ρ") -> str:
+    """A correlation as the book prints it: the value with its 95 % interval and n, or why not."""
+    if n < MIN_PAIRS:
+        return f"too few pairs (n={n})"
+    if not np.isfinite(r):
+        return f"undefined (a constant variable, n={n})"
+    ci = f" [{low:.2f}, {high:.2f}]" if np.isfinite(low) and np.isfinite(high) else ""
+    return f"{symbol} = {r:.2f}{ci}, n = {n}"
+
+
+def _with_interval(row: dict[str, object], kind: str = "spearman") -> dict[str, object]:
+    lo, hi = fisher_interval(float(row[kind]), int(row["n"]), kind)  # type: ignore[arg-type]
+    prefix = "" if kind == "spearman" else f"{kind}_"
+    return {**row, f"{prefix}ci_low": lo, f"{prefix}ci_high": hi}
 
 
 def knn_long(knn: pd.DataFrame) -> pd.DataFrame:
@@ -147,7 +234,8 @@ def spearman_ami_knn(results: pd.DataFrame, knn: pd.DataFrame, by: str | None = 
                      ) -> pd.DataFrame:
     """Spearman correlation between AMI and kNN accuracy across (encoder, dataset) pairs,
     per `by` (backbone family; None pools all encoders as "all"), clusterer and k, as in the
-    paper. Long form with `n` pairs."""
+    paper. Long form with `n` pairs and the 95 % interval (`ci_low`, `ci_high`; NaN below
+    `MIN_PAIRS`). AMI is averaged over clustering seeds first: a pair counts once."""
     long = knn_long(knn)[["encoder", "dataset", "k", "knn_acc"]]
     title = _title_col(results)
     if by is None:
@@ -158,15 +246,18 @@ def spearman_ami_knn(results: pd.DataFrame, knn: pd.DataFrame, by: str | None = 
     m = res.merge(long, on=["encoder", "dataset"], how="inner")
     rows = []
     for (fam, clu, k), g in m.groupby([by, title, "k"], sort=True):
-        rows.append({by: fam, title: clu, "k": int(k), "spearman": _corr(g["ami"], g["knn_acc"]),
-                     "n": len(g)})
-    return pd.DataFrame(rows, columns=[by, title, "k", "spearman", "n"])
+        rows.append(_with_interval({by: fam, title: clu, "k": int(k),
+                                    "spearman": _corr(g["ami"], g["knn_acc"]), "n": len(g)}))
+    return pd.DataFrame(rows, columns=[by, title, "k", "spearman", "n", "ci_low", "ci_high"])
 
 
 def spearman_table(corr: pd.DataFrame, by: str = "encoder_family") -> pd.DataFrame:
-    """The long output of `spearman_ami_knn` as the paper lays it out: x100, columns k=..."""
+    """The long output of `spearman_ami_knn` as the paper lays it out: x100, columns k=...;
+    NaN where fewer than `MIN_PAIRS` pairs stand behind a value."""
     title = "clusterer_title" if "clusterer_title" in corr.columns else "clusterer"
-    t = corr.pivot_table(index=[by, title], columns="k", values="spearman", aggfunc="first") * 100
+    corr = corr.assign(spearman=corr["spearman"].where(corr["n"] >= MIN_PAIRS))
+    t = corr.pivot_table(index=[by, title], columns="k", values="spearman", aggfunc="first",
+                         dropna=False) * 100
     t.columns = [f"k={k}" for k in t.columns]
     return t.round(0)
 
@@ -174,8 +265,14 @@ def spearman_table(corr: pd.DataFrame, by: str = "encoder_family") -> pd.DataFra
 def silhouette_correlation(df: pd.DataFrame, spaces: Sequence[str] = ("original", "umap"),
                            metric: str = "ami") -> pd.DataFrame:
     """Spearman and Kendall correlation between silhouette (per space) and `metric`, per
-    clusterer, across (encoder, dataset) rows."""
+    clusterer, across (encoder, dataset) pairs (averaged over clustering seeds first, so each
+    pair counts once), with `n` and 95 % intervals (`ci_low`/`ci_high` for Spearman,
+    `kendall_ci_low`/`kendall_ci_high`; NaN below `MIN_PAIRS`)."""
     title = _title_col(df)
+    cols = [f"silhouette_{s}" for s in spaces if f"silhouette_{s}" in df.columns]
+    pair = [k for k in ("encoder", "dataset") if k in df.columns]
+    if pair and "seed" in df.columns:
+        df = df.groupby([title, *pair], as_index=False)[[*cols, metric]].mean()
     rows = []
     for clu, g in df.groupby(title, sort=True):
         for space in spaces:
@@ -183,17 +280,57 @@ def silhouette_correlation(df: pd.DataFrame, spaces: Sequence[str] = ("original"
             if col not in g.columns:
                 continue
             n = int((np.isfinite(g[col].astype(float)) & np.isfinite(g[metric].astype(float))).sum())
-            rows.append({title: clu, "space": space,
-                         "spearman": _corr(g[col], g[metric], "spearman"),
-                         "kendall": _corr(g[col], g[metric], "kendall"), "n": n})
-    return pd.DataFrame(rows, columns=[title, "space", "spearman", "kendall", "n"])
+            row = {title: clu, "space": space, "spearman": _corr(g[col], g[metric], "spearman"),
+                   "kendall": _corr(g[col], g[metric], "kendall"), "n": n}
+            rows.append(_with_interval(_with_interval(row), "kendall"))
+    return pd.DataFrame(rows, columns=[title, "space", "spearman", "kendall", "n", "ci_low",
+                                       "ci_high", "kendall_ci_low", "kendall_ci_high"])
 
 
-def level_table(df: pd.DataFrame, prefix: str = "ami_level_", index: str = "encoder") -> pd.DataFrame:
-    """Mean AMI per taxonomy level (columns `ami_level_<lvl>`), rows `index` (empty if none)."""
-    cols = [c for c in df.columns if c.startswith(prefix) and df[c].notna().any()]
-    if not cols:
-        return pd.DataFrame()
-    t = df.groupby(index)[cols].mean()
-    t.columns = [c[len(prefix):] for c in cols]
-    return t
+def dataset_levels(datasets: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each dataset's taxonomy levels, coarse to fine, as the data module declares them
+    (empty for a dataset without a taxonomy or one this version of zsc does not know)."""
+    from .data import DATASETS
+
+    return {d: (DATASETS.get(d).levels if d in DATASETS else ()) for d in datasets}
+
+
+def level_table(df: pd.DataFrame, index: Sequence[str] = ("dataset", "encoder"),
+                levels: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
+    """AMI per taxonomy level, per dataset: never averaged across datasets, whose levels differ.
+
+    Long form, one row per `index` (which must include `dataset`) × level: `ami` (mean of
+    `ami_level_<level>` over the other factors, e.g. clusterers) and `ami_true` (the variant
+    normalised by H(Y_true), `ami_true_level_<level>`), with `depth` 0 for the coarsest level.
+    Levels are ordered as `levels` (default: the data module) declares them; a level with a
+    column but no declaration comes last. Datasets without level values have no rows."""
+    index = list(index)
+    if "dataset" not in index:
+        raise ValueError("level_table groups by dataset: index must include 'dataset'")
+    out_cols = [*index, "level", "depth", "ami", "ami_true"]
+    names = [c.removeprefix("ami_level_") for c in df.columns if c.startswith("ami_level_")]
+    if df.empty or not names:
+        return pd.DataFrame(columns=out_cols)
+    declared = levels if levels is not None else dataset_levels(df["dataset"].unique())
+    parts = []
+    for ds, g in df.groupby("dataset", sort=True):
+        present = [n for n in names if g[f"ami_level_{n}"].notna().any()]
+        order = [lv for lv in declared.get(str(ds), ()) if lv in present]
+        order += [lv for lv in present if lv not in order]
+        for depth, lv in enumerate(order):
+            true_col = f"ami_true_level_{lv}"
+            sub = g.assign(ami=g[f"ami_level_{lv}"],
+                           ami_true=g[true_col] if true_col in g.columns else np.nan)
+            m = sub.groupby(index, as_index=False, sort=True)[["ami", "ami_true"]].mean()
+            parts.append(m.assign(level=lv, depth=depth))
+    if not parts:
+        return pd.DataFrame(columns=out_cols)
+    return pd.concat(parts, ignore_index=True)[out_cols]
+
+
+def level_wide(levels: pd.DataFrame, value: str = "ami") -> pd.DataFrame:
+    """One dataset's rows of `level_table` as encoder × level (coarse to fine columns)."""
+    if levels["dataset"].nunique() > 1:
+        raise ValueError("level_wide takes one dataset: levels differ between datasets")
+    order = levels.sort_values("depth")["level"].unique()
+    return levels.pivot_table(index="encoder", columns="level", values=value)[list(order)]

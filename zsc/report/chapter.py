@@ -1,15 +1,19 @@
 """What a chapter starts from, in one call: its profile, the results it reads, what was left out.
 
     ch = chapter(profile, results_dir)
-    ch.res, ch.knn          # clustering and kNN rows of the profile
-    ch.caption("3.1", "AMI of every encoder and clusterer.")
+    ch.res, ch.knn                                  # clustering and kNN rows of the profile
+    ch.figure(fig, "3.1", "AMI of every encoder and clusterer.")   # figure, then its caption
+    ch.reading(f"The best encoder is {best}.")      # a sentence computed from the data
+    ch.table(df, "All values")                      # a rounded table, folded away
 
-Notebooks hold parameters, calls into zsc, figures and prose; this is their shared setup.
+Notebooks hold parameters, calls into zsc, figures and prose; this is their shared setup, and
+the one place where a chapter's look (figure theme, table format) is decided.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import html
 from typing import Any
 
 import pandas as pd
@@ -52,13 +56,53 @@ class Chapter:
                         f"(n_samples={p['n_samples']}, seed={p['seed']}); "
                         f"*data*: {data or self.data}.")
 
+    def figure(self, fig: Any, number: str, text: str, data: str | None = None) -> None:
+        """Show a figure once (closed after, so the inline backend does not repeat it) and its
+        caption under it."""
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        display(fig)
+        plt.close(fig)
+        display(self.caption(number, text, data))
+
+    @staticmethod
+    def reading(text: str) -> None:
+        """What this build's figure shows, in a sentence or three computed from its data
+        (kept apart from the paper's claims, which the chapter's text quotes as the paper's)."""
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"**In this build:** {text}"))
+
+    @staticmethod
+    def table(df: pd.DataFrame, summary: str | None = None, digits: int = 3,
+              index: bool = True) -> Any:
+        """A narrow, rounded HTML table; folded into a `<details>` block titled `summary` if
+        one is given (long tables must not push the findings down). A missing value is "–",
+        never "nan"."""
+        from IPython.display import HTML
+
+        body = df.to_html(index=index, na_rep="–", border=0, classes="zsc-table",
+                          float_format=lambda v: f"{v:.{digits}f}")
+        if summary is None:
+            return HTML(body)
+        return HTML(f"<details class=\"zsc-details\"><summary>{html.escape(summary)}</summary>\n"
+                    f"{body}\n</details>")
+
+    def note(self) -> Any:
+        """What the chapter read and what the profile had to leave out (for its details)."""
+        from IPython.display import Markdown
+
+        return Markdown(f"{profiles.skip_note(self.skipped)} {len(self.res)} clustering rows and "
+                        f"{len(self.knn)} kNN rows read from `{self.profile['results_dir']}`.")
+
 
 def chapter(profile: str = "offline", results_dir: str | None = None, *,
             quiet: bool = False) -> Chapter:
     """Load a profile (a shipped name or a path) and the results its chapters read."""
-    import matplotlib
+    from .figures import theme
 
-    matplotlib.rcParams["figure.dpi"] = 80
+    theme()
     prof = profiles.load_profile(profile)
     if results_dir:
         prof["results_dir"] = results_dir

@@ -99,11 +99,35 @@ def partial_path(out: Path) -> Path:
     return out.with_name(out.stem + ".partial.ipynb")
 
 
-def stamp(path: Path, prov: Mapping[str, Any]) -> None:
-    """Write provenance into the notebook's metadata and a last, visible cell."""
+# A chapter reads as findings with code on demand: every code cell's input is folded behind a
+# toggle unless its cell says otherwise; papermill's injected-parameters cell is removed (its
+# values are in the provenance box), like the parameters cell it follows.
+KEEP_TAGS = frozenset({"remove-cell", "remove-input", "hide-input", "hide-cell"})
+
+
+def present(nb: Any) -> Any:
+    """Tag the cells of an executed notebook for the book (in place; returns `nb`)."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        elif not KEEP_TAGS.intersection(tags):
+            tags.append("hide-input")
+        cell.metadata["tags"] = tags
+    return nb
+
+
+def stamp(path: Path, prov: Mapping[str, Any] | None) -> None:
+    """Tag the cells for the book (`present`) and write provenance into the notebook's metadata
+    and a last, visible cell."""
     import nbformat
 
-    nb = nbformat.read(path, as_version=4)
+    nb = present(nbformat.read(path, as_version=4))
+    if prov is None:
+        nbformat.write(nb, path)
+        return
     nb.metadata["zsc_provenance"] = dict(prov)
     text = (
         "```{admonition} Provenance\n:class: note\n"
@@ -140,7 +164,6 @@ def execute(src: Path, out: Path, parameters: Mapping[str, Any],
     except Exception as err:
         raise NotebookError(f"notebook {src.name} could not be executed: {err}\n"
                             f"  partly executed copy (if any): {partial}") from err
-    if prov is not None:
-        stamp(partial, prov)
+    stamp(partial, prov)
     os.replace(partial, out)
     return out

@@ -1,0 +1,394 @@
+"""The book's figures: seaborn drawings of `zsc.analysis` tables, one function per figure.
+
+Each function takes DataFrames and returns a matplotlib Figure sized for the page: `WIDTH`
+inches at `DPI` (about the width of a chapter's text column, so nothing is scaled down) with
+fonts of at least 9 pt. Chapters call them, so a notebook cell is a call, a caption and a
+sentence, not fifty lines of plotting. Where the rows hold more than one clustering seed, point
+and bar plots show the spread over seeds as error bars (standard deviation); with one seed there
+are none, and the caption says so (`seed_note`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from .. import analysis
+
+WIDTH = 8.0  # inches: at DPI, the text column of a chapter page at 1280 px (about 680 px)
+DPI = 85
+FONT = 9.5  # points: the smallest text in a figure (tick labels, annotations)
+GROUP_LABEL = {"dataset_offline_group": "dataset group (relative to Fashion-MNIST)",
+               "dataset_group": "dataset group (relative to ImageNet-1k)"}
+
+
+def theme() -> None:
+    """One look for every chapter: seaborn's whitegrid, fonts legible at the page's width."""
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=FONT / 11)
+    mpl.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.figsize": (WIDTH, 4.0),
+                         "axes.titlesize": FONT + 1, "axes.titleweight": "bold",
+                         "legend.frameon": False, "figure.constrained_layout.use": False})
+
+
+def errorbar(df: pd.DataFrame) -> tuple[str, float] | None:
+    """Seaborn's `errorbar`: the standard deviation over clustering seeds, or none for one seed."""
+    return ("sd", 1.0) if analysis.n_seeds(df) > 1 else None
+
+
+def seed_note(df: pd.DataFrame) -> str:
+    """What a figure's error bars are, for its caption."""
+    n = analysis.n_seeds(df)
+    return (f"Error bars: standard deviation over {n} clustering seeds." if n > 1
+            else "One clustering seed, so no error bars.")
+
+
+# Encoders are coloured by training method, the same in every chapter (families differ in line
+# style or panel), so "self-supervised versus supervised" reads at a glance.
+METHOD_COLORS = {"supervised": "C0", "dino": "C1", "mocov3": "C2", "vicreg": "C3", "mae": "C4",
+                 "clip": "C5", "none": "C8", "random": "0.6"}
+FAMILY_DASHES = ("-", "--", ":", "-.")
+
+
+def encoder_colors(df: pd.DataFrame) -> dict[str, Any]:
+    """Each encoder's colour: its method's (`METHOD_COLORS`), else a palette colour."""
+    methods = df.groupby("encoder")["encoder_method"].first() if "encoder_method" in df else {}
+    names = sorted(df["encoder"].unique())
+    spare = iter(sns.color_palette("tab20b", len(names)))
+    return {e: METHOD_COLORS.get(str(methods.get(e, "")), None) or next(spare) for e in names}
+
+
+def _palette(names: Sequence[str]) -> dict[str, Any]:
+    colors = sns.color_palette("tab10" if len(names) <= 10 else "tab20", len(names))
+    return dict(zip(names, colors, strict=True))
+
+
+def _grid(n: int, ncol: int, panel_h: float, **kw: Any) -> tuple[Figure, np.ndarray]:
+    ncol = max(1, min(ncol, n))
+    nrow = max(1, math.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, panel_h * nrow), squeeze=False,
+                             layout="constrained", **kw)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def _legend_below(fig: Figure, handles: list[Any], labels: list[str], ncol: int = 4,
+                  title: str | None = None) -> None:
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(ncol, max(1, len(labels))),
+               title=title, fontsize=FONT, title_fontsize=FONT)
+
+
+def empty(message: str) -> Figure:
+    """A small figure that says why there is nothing to draw (a chapter always shows one)."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 1
+def dataset_samples(loaded: Mapping[str, Any], n_show: int = 8, seed: int = 0) -> Figure:
+    """A row of random test images per dataset, each titled with its class."""
+    names = list(loaded)
+    fig, axes = plt.subplots(len(names), n_show, figsize=(WIDTH, 1.3 * len(names) + 0.2),
+                             squeeze=False, layout="constrained")
+    for r, name in enumerate(names):
+        ds = loaded[name]
+        idx = np.random.default_rng(seed).choice(len(ds), min(n_show, len(ds)), replace=False)
+        for c, ax in enumerate(axes[r]):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            if c >= len(idx):
+                ax.set_visible(False)
+                continue
+            img = np.asarray(ds.images[idx[c]])
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+            label = ds.labels[idx[c]]
+            ax.set_title(str(ds.class_names[label])[:11] if ds.class_names else str(label),
+                         fontsize=FONT, fontweight="normal")
+        axes[r, 0].set_ylabel(name.replace("fashion_mnist_", "fashion_mnist\n"), fontsize=FONT)
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 2
+def embedding_scatter(xy: np.ndarray, labels_true: np.ndarray, labels_pred: np.ndarray,
+                      titles: tuple[str, str] = ("true label", "cluster")) -> Figure:
+    """A 2-D embedding twice: coloured by true label, then by cluster (noise, -1, in grey)."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9), layout="constrained")
+    for ax, lab, title in zip(axes, (labels_true, labels_pred), titles, strict=True):
+        lab = np.asarray(lab)
+        noise = lab < 0
+        ax.scatter(xy[noise, 0], xy[noise, 1], s=5, c="0.75", linewidths=0)
+        sns.scatterplot(x=xy[~noise, 0], y=xy[~noise, 1], hue=lab[~noise].astype(str),
+                        palette="tab20" if len(np.unique(lab)) > 10 else "tab10", s=9,
+                        linewidth=0, legend=False, ax=ax)
+        ax.set_title(f"{title} ({len(np.unique(lab[~noise]))} groups)")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def contingency(ct: pd.DataFrame) -> Figure:
+    """True labels against predicted clusters (counts), each cluster placed under the class most
+    of its images come from, so a good clustering reads as a diagonal."""
+    majority = ct.to_numpy().argmax(axis=0)
+    order = sorted(range(ct.shape[1]), key=lambda j: (majority[j], -ct.iloc[:, j].max()))
+    ct = ct.iloc[:, order]
+    ncols = ct.shape[1]
+    fig, ax = plt.subplots(figsize=(WIDTH, min(6.5, 1.2 + 0.32 * ct.shape[0])), layout="constrained")
+    sns.heatmap(ct, ax=ax, cmap="viridis", annot=ncols <= 16, fmt="d",
+                annot_kws={"size": FONT - 0.5}, cbar_kws={"label": "images", "pad": 0.01},
+                xticklabels=ncols <= 40)
+    ax.set_xlabel(f"predicted cluster ({ncols}), placed under its majority class")
+    ax.set_ylabel("")
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 3 and 4
+def heatmaps(df: pd.DataFrame, value: str = "ami", facet: str = "dataset", col_wrap: int = 2,
+             center: float | None = None, label: str = "AMI") -> Figure:
+    """One heatmap of `value` per `facet` (dataset or group): encoders × clusterers, annotated,
+    mean over seeds (and over the datasets of a group); one shared colour scale."""
+    title = analysis._title_col(df)
+    m = df.groupby([facet, "encoder", title], observed=True)[value].mean()
+    order = (analysis.ordered_groups(df[facet].unique()) if "group" in facet
+             else sorted(df[facet].unique()))
+    encoders, clusterers = sorted(df["encoder"].unique()), sorted(df[title].unique())
+    lo, hi = float(np.nanmin(m.to_numpy())), float(np.nanmax(m.to_numpy()))
+    if center is not None:
+        span = max(abs(lo - center), abs(hi - center), 1e-3)
+        norm = mpl.colors.Normalize(center - span, center + span)
+        cmap = "vlag"
+    else:
+        norm, cmap = mpl.colors.Normalize(min(0.0, lo), max(hi, 0.01)), "viridis"
+    panel_h = 0.27 * len(encoders) + 1.1
+    fig, axes = _grid(len(order), col_wrap, panel_h, sharey=True)
+    for ax, key in zip(axes.flat, order, strict=False):
+        t = m.loc[key].unstack(title).reindex(index=encoders, columns=clusterers)
+        sns.heatmap(t, ax=ax, cmap=cmap, norm=norm, cbar=False, annot=True, fmt=".2f",
+                    annot_kws={"size": FONT - 0.5}, linewidths=0.4, linecolor="white")
+        ax.set_title(str(key))
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        ax.tick_params(axis="x", labelrotation=35)
+        for lab in ax.get_xticklabels():
+            lab.set_horizontalalignment("right")
+    fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes.ravel().tolist(),
+                 label=label, shrink=0.6, pad=0.01)
+    return fig
+
+
+def rank_plot(enc_rank: pd.DataFrame, clu_rank: pd.DataFrame) -> Figure:
+    """Each dataset's rank (dots) and the mean rank (bar) of every encoder and clusterer."""
+    sizes = (len(enc_rank.columns), len(clu_rank.columns))
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 0.3 * max(sizes) + 1.2), layout="constrained",
+                             width_ratios=(1.25, 1))
+    for ax, ranks, what in zip(axes, (enc_rank, clu_rank), ("encoder", "clusterer"), strict=True):
+        order = list(analysis.mean_rank(ranks).index)
+        long = ranks.reset_index().melt(id_vars=ranks.index.name or "index", var_name=what,
+                                        value_name="rank")
+        sns.barplot(data=long, y=what, x="rank", order=order, errorbar=None, color="0.85", ax=ax)
+        sns.stripplot(data=long, y=what, x="rank", order=order, hue=ranks.index.name or "index",
+                      size=5, jitter=0.15, ax=ax, legend=what == "clusterer")
+        ax.set_xlabel("rank within a dataset (1 = best; bar: mean)")
+        ax.set_ylabel("")
+        ax.set_title(f"{what}s")
+        ax.set_xlim(0, max(sizes[0] if what == "encoder" else sizes[1], 1) + 0.5)
+    leg = axes[1].get_legend()
+    if leg is not None:
+        handles, labels = axes[1].get_legend_handles_labels()
+        leg.remove()
+        _legend_below(fig, handles, labels, title=None)
+    return fig
+
+
+def delta_plot(delta: pd.DataFrame, group: str, value: str = "delta_ami") -> Figure:
+    """Mean delta AMI of each encoder against its family's supervised encoder, per dataset group
+    (datasets weigh the same within a group), one panel per family; error bars over seeds."""
+    d = delta[delta["encoder"] != delta["reference"]]
+    if d.empty:
+        return empty("Every encoder here is its own supervised reference: no delta to draw.")
+    per = analysis.seed_means(d, ["encoder_family", "encoder", group], value)
+    families = sorted(per["encoder_family"].unique())
+    groups = analysis.ordered_groups(per[group].unique())
+    refs = d.groupby("encoder_family")["reference"].first()
+    colors = encoder_colors(d)
+    fig, axes = _grid(len(families), 2, 3.4, sharey=True)
+    for ax, fam in zip(axes.flat, families, strict=False):
+        sub = per[per["encoder_family"] == fam]
+        encs = sorted(sub["encoder"].unique())
+        sns.barplot(data=sub, x=group, y=value, hue="encoder", order=groups, hue_order=encs,
+                    errorbar=errorbar(sub), palette=colors, ax=ax, capsize=0.1)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_title(f"{fam} (reference: {refs[fam]})", fontsize=FONT)
+        ax.set_xlabel("")
+        ax.set_ylabel("delta AMI vs supervised")
+        ax.legend(fontsize=FONT - 0.5, loc="best", title=None)
+    return fig
+
+
+def group_bars(df: pd.DataFrame, group: str, value: str = "ami") -> Figure:
+    """Mean `value` per encoder and dataset group (when no delta can be computed)."""
+    per = analysis.seed_means(df, ["encoder", group], value)
+    encs = sorted(per["encoder"].unique())
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4), layout="constrained")
+    sns.barplot(data=per, x=group, y=value, hue="encoder", hue_order=encs, palette=encoder_colors(df),
+                order=analysis.ordered_groups(per[group].unique()), errorbar=errorbar(per), ax=ax)
+    ax.set_xlabel("")
+    ax.set_ylabel(f"mean {value.upper()}")
+    return fig
+
+
+# --------------------------------------------------------------------------- chapter 5
+def encoder_dashes(df: pd.DataFrame) -> dict[str, str]:
+    """Each encoder's line style: one per backbone family (`FAMILY_DASHES`)."""
+    fam = (df.groupby("encoder")["encoder_family"].first() if "encoder_family" in df
+           else pd.Series("", index=sorted(df["encoder"].unique())))
+    order = {f: FAMILY_DASHES[i % len(FAMILY_DASHES)] for i, f in enumerate(sorted(fam.unique()))}
+    return {e: order[f] for e, f in fam.items()}
+
+
+def taxonomy_plot(levels: pd.DataFrame, ncol: int = 3) -> Figure:
+    """AMI (top) and AMI normalised by H(Y_true) (bottom) from the coarsest to the finest level,
+    one column per dataset; one line per encoder (colour: method, style: family) and the mean
+    over encoders in black. `levels` is `analysis.level_table` output (with `seed` in its index
+    for error bars over seeds)."""
+    datasets = sorted(levels["dataset"].unique())
+    ncol = max(1, min(ncol, len(datasets)))
+    blocks = math.ceil(len(datasets) / ncol)
+    fig, axes = plt.subplots(2 * blocks, ncol, figsize=(WIDTH, 2.6 * 2 * blocks + 1.2),
+                             squeeze=False, layout="constrained", sharey="row")
+    encs = sorted(levels["encoder"].unique())
+    colors, dashes = encoder_colors(levels), encoder_dashes(levels)
+    metrics = (("ami", "AMI"), ("ami_true", "AMI / H(Y_true)"))
+    for i, ds in enumerate(datasets):
+        sub = levels[levels["dataset"] == ds]
+        names = list(sub.sort_values("depth")["level"].unique())
+        for j, (col, label) in enumerate(metrics):
+            ax = axes[2 * (i // ncol) + j, i % ncol]
+            for e in encs:
+                sns.lineplot(data=sub[sub["encoder"] == e], x="depth", y=col, color=colors[e],
+                             linestyle=dashes[e], marker="o", markersize=4, lw=1.2,
+                             errorbar=errorbar(sub), err_style="bars", err_kws={"capsize": 2},
+                             ax=ax)
+            mean = sub.groupby("depth")[col].mean()
+            ax.plot(mean.index, mean.to_numpy(), color="k", lw=2.8, marker="s", ms=6)
+            ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 3 else 0)
+            ax.set_xlim(-0.25, len(names) - 0.75)
+            ax.set_xlabel("coarse → fine" if j == 1 else "")
+            ax.set_ylabel(label if i % ncol == 0 else "")
+            if j == 0:
+                ax.set_title(ds, fontsize=FONT)
+    for k in range(len(datasets), blocks * ncol):
+        axes[2 * (k // ncol), k % ncol].set_visible(False)
+        axes[2 * (k // ncol) + 1, k % ncol].set_visible(False)
+    handles = [mpl.lines.Line2D([], [], color=colors[e], ls=dashes[e], marker="o", lw=1.2)
+               for e in encs]
+    handles.append(mpl.lines.Line2D([], [], color="k", marker="s", lw=2.8))
+    _legend_below(fig, handles, [*encs, "mean over encoders"], ncol=3)
+    return fig
+
+
+# --------------------------------------------------------------------------- chapters 6 and 7
+def correlation_scatter(df: pd.DataFrame, x: str, y: str, facet: str,
+                        labels: Mapping[str, str], hue: str | None = None, col_wrap: int = 3,
+                        xlabel: str | None = None, ylabel: str | None = None) -> Figure:
+    """One regression scatter per `facet` value, titled with its correlation label
+    (`analysis.corr_label`); points coloured by `hue`. The line is a least-squares fit with its
+    bootstrapped 95 % band (fixed seed), a guide to the eye for the rank correlation."""
+    keys = sorted(df[facet].unique())
+    hue_names = sorted(df[hue].dropna().unique()) if hue else []
+    pal = _palette(hue_names) if hue else None
+    fig, axes = _grid(len(keys), col_wrap, 2.9, sharex=True, sharey=True)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        sub = df[df[facet] == key]
+        if len(sub) >= 3 and sub[x].nunique() > 1:
+            sns.regplot(data=sub, x=x, y=y, scatter=False, ax=ax, seed=0, n_boot=500,
+                        color="0.3", line_kws={"lw": 1.2})
+        sns.scatterplot(data=sub, x=x, y=y, hue=hue, hue_order=hue_names or None, palette=pal,
+                        s=22, ax=ax, legend=False)
+        ax.set_title(f"{key}\n{labels.get(key, '')}", fontsize=FONT)
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(ylabel or y)
+    if hue:
+        handles = [mpl.lines.Line2D([], [], color=pal[h], marker="o", ls="") for h in hue_names]
+        _legend_below(fig, handles, hue_names, ncol=4)
+    return fig
+
+
+def correlation_forest(corr: pd.DataFrame, y: str, hue: str, value: str = "spearman",
+                       low: str = "ci_low", high: str = "ci_high",
+                       xlabel: str = "Spearman ρ (95 % interval)",
+                       band: tuple[float, float, str] | None = None) -> Figure:
+    """Each correlation as a point with its 95 % interval, one row per `y`, dodged by `hue`;
+    a correlation of fewer than `analysis.MIN_PAIRS` pairs is named in the title, not drawn.
+    `band` (low, high, label) shades a reference range, e.g. the paper's."""
+    ys = sorted(corr[y].unique())
+    enough = corr[(corr["n"] >= analysis.MIN_PAIRS) & np.isfinite(corr[value].astype(float))]
+    hues = sorted(enough[hue].unique())
+    pal = _palette(sorted(corr[hue].unique()))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.28 * len(ys) * max(1, len(hues)) + 1.5),
+                           layout="constrained")
+    if band is not None:
+        ax.axvspan(band[0], band[1], color="0.85", zorder=0, label=band[2])
+    step = 0.8 / max(1, len(hues))
+    for i, yv in enumerate(ys):
+        for j, hv in enumerate(hues):
+            r = enough[(enough[y] == yv) & (enough[hue] == hv)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            pos = i - 0.4 + step * (j + 0.5)
+            ax.errorbar(r[value], pos, xerr=[[r[value] - r[low]], [r[high] - r[value]]],
+                        fmt="o", color=pal[hv], capsize=3, ms=6)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(ys)), ys)
+    ax.set_ylim(len(ys) - 0.5, -0.5)
+    lows = [*enough[low].dropna(), *([band[0]] if band else [])]
+    ax.set_xlim(max(-1.05, min([0.0, *lows]) - 0.1), 1.05)  # 0 always in view
+    ax.set_xlabel(xlabel)
+    handles = [mpl.lines.Line2D([], [], color=pal[h], marker="o", ls="") for h in hues]
+    labels = [str(h) for h in hues]
+    if band is not None:
+        handles.append(mpl.patches.Patch(color="0.85"))
+        labels.append(band[2])
+    _legend_below(fig, handles, labels, ncol=5)
+    few = corr[~corr.index.isin(enough.index)].groupby(hue)["n"].max()
+    if len(few):
+        ax.set_title("not drawn, too few pairs: " + ", ".join(f"{h} (n={n})" for h, n in few.items()),
+                     fontsize=FONT, fontweight="normal", loc="left")
+    return fig
+
+
+def cut_choice(picks: pd.DataFrame, sweep: pd.DataFrame, show: tuple[str, str]) -> Figure:
+    """Left: AMI of the silhouette-chosen cut against the best cut's, per encoder × dataset.
+    Right: silhouette and AMI of every candidate cut of one tree."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.8), layout="constrained")
+    ax = axes[0]
+    names = sorted(picks["dataset"].unique())
+    sns.scatterplot(data=picks, x="ami_best", y="ami_silhouette", hue="dataset", hue_order=names,
+                    palette=_palette(names), s=28, ax=ax)
+    top = max(1e-3, float(picks[["ami_best", "ami_silhouette"]].max().max()) * 1.05)
+    ax.plot([0, top], [0, top], color="grey", lw=1, ls="--")
+    ax.set_xlabel("AMI of the AMI-best cut")
+    ax.set_ylabel("AMI of the silhouette's cut")
+    ax.legend(fontsize=FONT - 0.5, title=None)
+    ax = axes[1]
+    ax.plot(sweep["n_clusters"], sweep["silhouette"], marker="o", ms=3,
+            label="silhouette (UMAP space)")
+    ax.plot(sweep["n_clusters"], sweep["ami"], marker="s", ms=3, label="AMI (not used to choose)")
+    ax.axvline(sweep.loc[sweep["silhouette"].idxmax(), "n_clusters"], color="C0", ls=":", lw=1.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("number of clusters of the cut")
+    ax.set_title(f"{show[0]} on {show[1]}", fontsize=FONT)
+    ax.legend(fontsize=FONT - 0.5)
+    return fig
