@@ -90,14 +90,36 @@ def skip_note(skipped: Mapping[str, str]) -> str:
 def _split_size(dataset: str, n: int | None, split: str | None) -> int | None:
     """The sample size of a split that is present (None: all of it); raises when it is absent.
     Only files are checked: at the paper's scale, no split is loaded just to be counted."""
-    from .data import available_splits, clamp_samples, get_dataset, missing_error
+    from .data import available_splits, get_dataset, missing_error
 
     spec = get_dataset(dataset)
     split = split or spec.default_split
     if split not in available_splits(dataset):
         absent = spec.missing(split) if split in spec.splits else [f"split {split!r}"]
         raise missing_error(dataset, spec.files_root(), spec.how_to_get, f"missing {absent[0]}")
-    return None if n is None else clamp_samples(dataset, n, split)
+    return None if n is None else min(int(n), _split_length(dataset, split))
+
+
+def _split_length(dataset: str, split: str) -> int:
+    """How many samples a split has, cached on disk by the fingerprint of its files: counting
+    loads the split, which costs seconds on every build (Fashion-MNIST's sketch variant is
+    computed on load)."""
+    import json
+
+    from .data import fingerprint, load_dataset
+    from .io import atomic_path, config_hash
+
+    key = config_hash({"dataset": dataset, "split": split,
+                       "files": fingerprint(dataset, split=split)})
+    path = config.cache_dir() / "split_sizes" / f"{dataset}-{split}-{key}.json"
+    try:
+        return int(json.loads(path.read_text())["n"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    n = len(load_dataset(dataset, split).labels)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"dataset": dataset, "split": split, "n": n}))
+    return n
 
 
 def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -226,13 +248,12 @@ def _reducer_of(row_params: Any) -> dict[str, Any] | None:
 
 
 def _is_paper_row(row: Any) -> bool:
-    """Was this row clustered with the paper's reduction for its clusterer, encoder, dataset?"""
-    from .encoders import get_encoder
+    """Was this row clustered with the paper's reduction for its clusterer, encoder, dataset?
+    (The encoder's family and method are the row's own: no encoder registry, no torch import.)"""
     from .settings import paper_reducer
 
     try:
-        spec = get_encoder(row.encoder)
-        own = paper_reducer(row.clusterer, row.encoder, spec.family, spec.method,
+        own = paper_reducer(row.clusterer, row.encoder, row.encoder_family, row.encoder_method,
                             dataset=row.dataset, seed=int(row.seed),
                             shape=(int(row.n_samples), int(row.embedding_dim)))
     except (ZscError, TypeError, ValueError, AttributeError):
@@ -240,16 +261,16 @@ def _is_paper_row(row: Any) -> bool:
     return _reducer_of(row.reducer_params) == own.key()
 
 
-def load_sweep(profile: Mapping[str, Any]) -> pd.DataFrame:
+def load_sweep(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None) -> pd.DataFrame:
     """The reducer sweep's rows (empty without a sweep), with a `sweep_reducer` column naming
     the sweep's reducer of each row (none, pca, umap, pacmap). Rows of the paper's own reducer
-    are shared with `load_results`."""
+    are shared with `load_results`. `rows`: the clustering store as read already."""
     from dataclasses import replace
 
     from .results import ResultsStore
 
     sweep = reducer_sweep(profile)
-    res = ResultsStore(results_paths(profile)[0]).read()
+    res = ResultsStore(results_paths(profile)[0]).read() if rows is None else rows
     if sweep is None or res.empty:
         return res.iloc[:0].assign(sweep_reducer=pd.Series(dtype=str))
     seed = int(profile["seed"])
@@ -263,14 +284,17 @@ def load_sweep(profile: Mapping[str, Any]) -> pd.DataFrame:
     return res[res["sweep_reducer"].notna()].reset_index(drop=True)
 
 
-def load_results(profile: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_results(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(clustering rows, kNN rows) of the profile's stores, restricted to the profile's
     encoders, datasets, clusterers and seed (a store shared by profiles stays correct) and to
-    rows clustered with the paper's reduction (a reducer sweep's are `load_sweep`'s)."""
+    rows clustered with the paper's reduction (a reducer sweep's are `load_sweep`'s).
+    `rows`: the clustering store as read already."""
     from .results import ResultsStore
 
     clu_path, knn_path = results_paths(profile)
-    res, knn = ResultsStore(clu_path).read(), ResultsStore(knn_path).read()
+    res = ResultsStore(clu_path).read() if rows is None else rows
+    knn = ResultsStore(knn_path).read()
 
     def keep(df: pd.DataFrame, clusterers: bool) -> pd.DataFrame:
         if df.empty:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -82,12 +83,21 @@ def git_commit() -> str:
         return "unknown"
 
 
+def read_results(profile: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """(clustering rows, kNN rows, reducer-sweep rows) of a profile, its store read once."""
+    from ..results import ResultsStore
+
+    rows = ResultsStore(profiles.results_paths(profile)[0]).read()
+    res, knn = profiles.load_results(profile, rows=rows)
+    return res, knn, profiles.load_sweep(profile, rows=rows)
+
+
 def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
-               results: tuple[Any, Any] | None = None) -> dict[str, Any]:
+               results: tuple[Any, Any, Any] | None = None) -> dict[str, Any]:
     """What a chapter was built from: versions, commit, parameters, hashes of the rows read."""
     from ..analysis import frame_hash
 
-    res, knn = results if results is not None else profiles.load_results(profile)
+    res, knn, sweep = results if results is not None else read_results(profile)
     return {
         "zsc_version": __version__,
         "git_commit": git_commit(),
@@ -97,7 +107,8 @@ def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
         "results_hash": frame_hash(res),
         "knn_rows": int(len(knn)),
         "knn_hash": frame_hash(knn),
-        "sweep_hash": frame_hash(profiles.load_sweep(profile)),
+        "sweep_rows": int(len(sweep)),
+        "sweep_hash": frame_hash(sweep),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -132,14 +143,17 @@ def execution_key(src: Path, parameters: Mapping[str, Any], profile: Mapping[str
 
 def executed_state(out: Path) -> dict[str, Any] | None:
     """The provenance of an executed copy, or None when it is absent or unreadable (a copy
-    that cannot be read is executed again, never trusted)."""
-    import nbformat
+    that cannot be read is executed again, never trusted). Read as JSON: importing nbformat
+    alone costs seconds (its validator's grammars)."""
+    import json
 
     try:
-        nb = nbformat.read(out, as_version=4)
-    except Exception:
+        nb = json.loads(out.read_text())
+        prov = nb["metadata"]["zsc_provenance"]
+        if nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
         return None
-    prov = nb.metadata.get("zsc_provenance")
     return dict(prov) if isinstance(prov, Mapping) else None
 
 
@@ -165,8 +179,8 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
     profile into `out_dir` (default `_build/notebooks`); the others keep their copy."""
     out_dir = out_dir or project() / "_build" / "notebooks"
     params = profiles.notebook_parameters(profile)
-    results = profiles.load_results(profile)  # chapters read, they do not compute
-    write_summary(profile, out_dir / "_summary.md", results)
+    results = read_results(profile)  # chapters read, they do not compute
+    write_summary(profile, out_dir / "_summary.md", results[:2])
     prov = provenance(profile, params, results)
     outs = []
     for src in notebooks.sources():
@@ -258,7 +272,9 @@ def write_summary(profile: Mapping[str, Any], path: Path,
 
 
 # --------------------------------------------------------------------------- site
+@functools.lru_cache(maxsize=1)
 def jupyter_book_version() -> str:
+    """The version the `jupyter-book` executable reports (asked once per process: a second)."""
     exe = shutil.which("jupyter-book", path=os.pathsep.join([str(Path(sys.executable).parent),
                                                              os.environ.get("PATH", "")]))
     if exe is None:
@@ -300,6 +316,9 @@ def build_site(log: Callable[[str], None] = print, *, all_pages: bool = False) -
         problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         tail = "\n".join(problems[:30] + ["..."] + lines[-10:])
         raise BuildError(f"jupyter-book build failed (exit {out.returncode}):\n{tail}")
+    reread = [ln for ln in out.stdout.splitlines() if "updating environment" in ln]
+    if reread:  # Sphinx's own count of the pages it read again
+        log("[zsc book] site: " + re.sub(r"\x1b\[[0-9;]*m", "", reread[-1]).strip())
     return html
 
 
