@@ -163,3 +163,18 @@ def test_sweep_jobs_skip_the_paper_own_reduction():
     assert not [j for j in jobs if j["clusterer"] == "kmeans" and j["reducer"]["method"] == "pca"]
     assert [j for j in jobs if j["clusterer"] == "kmeans" and j["reducer"]["method"] == "umap"]
     assert profiles.sweep_stages({**prof, "reducer_sweep": None}, ["pixels"], {"digits": 300}) == []
+
+
+def test_jupyterlab_opens_the_chapters_as_notebooks():
+    """`jupyter lab --config=jupyter_lab_config.py`: jupytext's contents manager is installed and
+    Markdown/MyST files open in the notebook viewer on a double click."""
+    import importlib.util
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = PyFileConfigLoader("jupyter_lab_config.py", path=str(root)).load_config()
+    overrides = json.loads((Path(cfg.LabApp.app_settings_dir) / "overrides.json").read_text())
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers == {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
+    assert importlib.util.find_spec("jupyterlab_jupytext") is not None  # jupytext's server extension
