@@ -100,8 +100,10 @@ def test_shipped_grids_expand():
     assert len(smoke.jobs) >= 12 and not smoke.invalid
     assert {j.kind for j in smoke.jobs} == {"embed", "cluster", "knn", "notebook"}
     offline = batch.load_grid("offline")
-    kinds = pd.Series([j.kind for j in offline.jobs]).value_counts()
+    kinds = pd.Series([j.kind + ("-sweep" if "reducer" in j.params else "")
+                       for j in offline.jobs]).value_counts()
     assert kinds["cluster"] == 6 * kinds["knn"] and kinds["embed"] == 2 * kinds["knn"]
+    assert kinds["cluster-sweep"] > 0  # chapter 8's reducer sweep
     paper = batch.load_grid("paper")  # no weights or data here: everything listed as not run
     assert "supervised_resnet50" in paper.skipped and "imagenet" in paper.skipped
 

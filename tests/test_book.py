@@ -150,18 +150,34 @@ def smoke(tmp_path_factory):
         summary = book.compute(prof, log=lambda s: None)
         outs = book.execute_all(prof, out_dir=tmp / "notebooks", log=lambda s: None)
         again = book.compute(prof, log=lambda s: None)
-    return {"profile": prof, "summary": summary, "again": again, "outs": outs}
+        kept: list[str] = []
+        book.execute_all(prof, out_dir=tmp / "notebooks", log=kept.append)
+    return {"profile": prof, "summary": summary, "again": again, "outs": outs, "kept": kept}
 
 
 def test_smoke_results_are_cached(smoke):
     prof = smoke["profile"]
     n = len(prof["encoders"]) * len(prof["datasets"])
-    # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset
-    assert smoke["summary"]["computed"] == n * (2 + len(prof["clusterers"]) + 1)
+    sweep = profiles.stages(prof)[0][-1]["list"]  # the reducer sweep's cluster jobs
+    assert sweep and all("reducer" in j for j in sweep)
+    # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset; the sweep
+    assert smoke["summary"]["computed"] == n * (2 + len(prof["clusterers"]) + 1) + len(sweep)
     assert smoke["again"]["computed"] == 0
-    res, knn = profiles.load_results(prof)
+    res, knn = profiles.load_results(prof)  # the paper's reductions only, not the sweep's
     assert len(res) == n * len(prof["clusterers"]) and len(knn) == n
     assert {f"knn_acc_k{k}" for k in prof["knn_ks"]} <= set(knn.columns)
+    spec = profiles.reducer_sweep(prof)
+    rows = profiles.load_sweep(prof)
+    assert len(rows) == (len(spec["encoders"]) * len(spec["datasets"]) * len(spec["clusterers"])
+                         * len(spec["reducers"]))
+    assert set(rows["sweep_reducer"]) == set(spec["reducers"])
+    assert rows.groupby(["clusterer", "sweep_reducer"]).size().eq(1).all()
+
+
+def test_smoke_rebuild_executes_nothing(smoke):
+    """Nothing changed: every chapter keeps its executed copy (the execution cache)."""
+    assert not [line for line in smoke["kept"] if "executed" in line]
+    assert sum("kept" in line and "unchanged" in line for line in smoke["kept"]) == len(NAMES)
 
 
 def test_smoke_notebooks_execute_with_figures_and_provenance(smoke):

@@ -36,6 +36,20 @@ def test_umap_is_seeded_and_cached(blobs):
     assert a.shape == (300, 5)
 
 
+def test_pacmap_runs_as_the_paper_code(blobs):
+    """No PCA before the neighbour search, a PCA start, numba's threads restored afterwards."""
+    import numba
+
+    from zsc.reduce import PACMAP_OPTIONS
+
+    X, _ = blobs
+    r = Reducer("pacmap", 2, n_neighbors=10)
+    threads = numba.get_num_threads()
+    r.fit_transform(X)
+    assert r.model_.apply_pca is False and PACMAP_OPTIONS == {"apply_pca": False, "init": "pca"}
+    assert numba.get_num_threads() == threads
+
+
 def test_pacmap_runs(blobs):
     X, _ = blobs
     assert Reducer("pacmap", 2, n_neighbors=10).fit_transform(X).shape == (300, 2)

@@ -171,7 +171,7 @@ def cmd_book_build(args: argparse.Namespace) -> int:
     from .report.build import build
 
     summary = build(args.profile, compute_results=not args.no_compute, site=not args.no_site,
-                    jobs=args.jobs)
+                    jobs=args.jobs, force=args.force)
     print(f"[zsc book] done in {summary['seconds']}s; site: {summary.get('html', '(not built)')}")
     return 0
 
@@ -187,15 +187,14 @@ def _literal(text: str) -> Any:
 
 
 def cmd_notebook(args: argparse.Namespace) -> int:
-    from .report import notebooks
-    from .report.build import project
+    from .report.build import execute_one
 
-    src = notebooks.resolve(args.name)
     params = {k: _literal(v) for k, v in args.parameter or []}
-    out = Path(args.output) if args.output else project() / "_build" / "notebooks" / f"{src.stem}.ipynb"
     t0 = time.perf_counter()
-    notebooks.execute(src, out.resolve(), params)
-    print(f"{src.name} executed in {time.perf_counter() - t0:.0f}s: {out}")
+    out = execute_one(args.name, params, Path(args.output) if args.output else None)
+    print(f"{out.name} executed in {time.perf_counter() - t0:.0f}s: {out}"
+          + ("" if args.output else "; the next `zsc book build` renders it (until its source "
+             "changes or --force)"))
     return 0
 
 
@@ -274,11 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-compute", action="store_true", help="only read the results already there")
     s.add_argument("--no-site", action="store_true", help="execute the chapters, skip jupyter-book")
     s.add_argument("--jobs", "-j", type=int, default=1, help="local worker processes for the results")
+    s.add_argument("--force", action="store_true",
+                   help="execute every chapter and rebuild every page (default: only what changed; "
+                   "a chapter run by `zsc notebook` is kept)")
     s.set_defaults(func=cmd_book_build)
 
     s = sub.add_parser("notebook", help="re-execute one chapter with other parameters (papermill)",
                        description="Execute one chapter (e.g. 05_taxonomy or taxonomy) into "
-                       "_build/notebooks/, where the next `zsc book build --no-compute` renders it.")
+                       "_build/notebooks/, where the next `zsc book build` keeps and renders it "
+                       "until the chapter's source changes or --force. Parameters of an unknown "
+                       "name or of the wrong type are refused before anything runs.")
     s.add_argument("name", help="chapter name or path of its .md source")
     s.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("KEY", "VALUE"),
                    help="a parameter of the chapter (repeatable); VALUE is read as a literal")

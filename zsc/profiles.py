@@ -90,14 +90,36 @@ def skip_note(skipped: Mapping[str, str]) -> str:
 def _split_size(dataset: str, n: int | None, split: str | None) -> int | None:
     """The sample size of a split that is present (None: all of it); raises when it is absent.
     Only files are checked: at the paper's scale, no split is loaded just to be counted."""
-    from .data import available_splits, clamp_samples, get_dataset, missing_error
+    from .data import available_splits, get_dataset, missing_error
 
     spec = get_dataset(dataset)
     split = split or spec.default_split
     if split not in available_splits(dataset):
         absent = spec.missing(split) if split in spec.splits else [f"split {split!r}"]
         raise missing_error(dataset, spec.files_root(), spec.how_to_get, f"missing {absent[0]}")
-    return None if n is None else clamp_samples(dataset, n, split)
+    return None if n is None else min(int(n), _split_length(dataset, split))
+
+
+def _split_length(dataset: str, split: str) -> int:
+    """How many samples a split has, cached on disk by the fingerprint of its files: counting
+    loads the split, which costs seconds on every build (Fashion-MNIST's sketch variant is
+    computed on load)."""
+    import json
+
+    from .data import fingerprint, load_dataset
+    from .io import atomic_path, config_hash
+
+    key = config_hash({"dataset": dataset, "split": split,
+                       "files": fingerprint(dataset, split=split)})
+    path = config.cache_dir() / "split_sizes" / f"{dataset}-{split}-{key}.json"
+    try:
+        return int(json.loads(path.read_text())["n"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    n = len(load_dataset(dataset, split).labels)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"dataset": dataset, "split": split, "n": n}))
+    return n
 
 
 def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, str]]:
@@ -142,16 +164,137 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
          "list": [{"encoder": e, "dataset": d, "n_samples": test[d], "n_train": train[d]}
                   for e, d in knn_pairs]},
     ]
+    out += sweep_stages(profile, encoders, test)
     return [s for s in out if s["list"]], skipped
 
 
-def load_results(profile: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+# --------------------------------------------------------------------------- reducer sweep
+def reducer_sweep(profile: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The profile's `reducer_sweep` (None without one), checked and with its defaults: a part
+    of the profile's grid (its encoders, datasets and clusterers; by default all of its datasets
+    and clusterers) clustered once per reducer. A reducer is a name of
+    `zsc.settings.PAPER_REDUCERS` (none, pca, umap, pacmap: the paper's setting of each) or a
+    mapping of `ReducerConfig` fields with a `name`."""
+    from .reduce import ReducerConfig
+    from .settings import PAPER_REDUCERS
+
+    spec = profile.get("reducer_sweep")
+    if not spec:
+        return None
+    if not isinstance(spec, Mapping):
+        raise InvalidParameterError("reducer_sweep must be a mapping with encoders and reducers")
+    sweep = {k: list(spec.get(k) or profile[k]) for k in ("encoders", "datasets", "clusterers")}
+    for k, values in sweep.items():
+        extra = [v for v in values if v not in profile[k]]
+        if extra:
+            raise InvalidParameterError(f"reducer_sweep {k} {', '.join(map(str, extra))} are not "
+                                        f"among the profile's {k} (the sweep is part of its grid)")
+    reducers: dict[str, ReducerConfig] = {}
+    for r in spec.get("reducers") or list(PAPER_REDUCERS):
+        if isinstance(r, Mapping):
+            fields = {k: v for k, v in r.items() if k != "name"}
+            cfg = ReducerConfig(**fields)
+            reducers[str(r.get("name", cfg.label))] = cfg
+        elif r in PAPER_REDUCERS:
+            reducers[str(r)] = PAPER_REDUCERS[r]
+        else:
+            raise InvalidParameterError(f"reducer_sweep: unknown reducer {r!r} (known: "
+                                        f"{', '.join(PAPER_REDUCERS)}, or a mapping of its settings)")
+    unknown = set(spec) - {"encoders", "datasets", "clusterers", "reducers"}
+    if unknown:
+        raise InvalidParameterError(f"reducer_sweep: unknown key(s) {', '.join(sorted(unknown))}")
+    return {**sweep, "reducers": reducers}
+
+
+def sweep_stages(profile: Mapping[str, Any], encoders: Sequence[str],
+                 test: Mapping[str, int | None]) -> list[dict[str, Any]]:
+    """The cluster jobs of the reducer sweep, less those the regular stage runs already (the
+    paper's own reducer for that clusterer and encoder writes the same row)."""
+    from dataclasses import replace
+
+    from .encoders import get_encoder
+    from .settings import paper_reducer
+
+    sweep = reducer_sweep(profile)
+    if sweep is None:
+        return []
+    seed = int(profile["seed"])
+    jobs = []
+    for e in (e for e in sweep["encoders"] if e in encoders):
+        spec = get_encoder(e)
+        for d in (d for d in sweep["datasets"] if d in test):
+            for c in sweep["clusterers"]:
+                for cfg in sweep["reducers"].values():
+                    n = test[d]
+                    own = paper_reducer(c, e, spec.family, spec.method, dataset=d, seed=seed,
+                                        shape=None if n is None or spec.dim is None else (n, spec.dim))
+                    if replace(cfg, seed=seed) == own:
+                        continue
+                    red = {k: v for k, v in cfg.key().items() if k != "seed"}
+                    jobs.append({"encoder": e, "dataset": d, "n_samples": n, "clusterer": c,
+                                 "reducer": red})
+    params = {"seed": seed, **({"max_memory": profile["max_memory"]}
+                               if profile.get("max_memory") is not None else {})}
+    return [{"kind": "cluster", "params": params, "list": jobs}]
+
+
+def _reducer_of(row_params: Any) -> dict[str, Any] | None:
+    import json
+
+    try:
+        return json.loads(row_params) if isinstance(row_params, str) else dict(row_params)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_paper_row(row: Any) -> bool:
+    """Was this row clustered with the paper's reduction for its clusterer, encoder, dataset?
+    (The encoder's family and method are the row's own: no encoder registry, no torch import.)"""
+    from .settings import paper_reducer
+
+    try:
+        own = paper_reducer(row.clusterer, row.encoder, row.encoder_family, row.encoder_method,
+                            dataset=row.dataset, seed=int(row.seed),
+                            shape=(int(row.n_samples), int(row.embedding_dim)))
+    except (ZscError, TypeError, ValueError, AttributeError):
+        return False
+    return _reducer_of(row.reducer_params) == own.key()
+
+
+def load_sweep(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The reducer sweep's rows (empty without a sweep), with a `sweep_reducer` column naming
+    the sweep's reducer of each row (none, pca, umap, pacmap). Rows of the paper's own reducer
+    are shared with `load_results`. `rows`: the clustering store as read already."""
+    from dataclasses import replace
+
+    from .results import ResultsStore
+
+    sweep = reducer_sweep(profile)
+    res = ResultsStore(results_paths(profile)[0]).read() if rows is None else rows
+    if sweep is None or res.empty:
+        return res.iloc[:0].assign(sweep_reducer=pd.Series(dtype=str))
+    seed = int(profile["seed"])
+    m = (res["encoder"].isin(sweep["encoders"]) & res["dataset"].isin(sweep["datasets"])
+         & res["clusterer"].isin(sweep["clusterers"]) & (res["seed"] == seed))
+    res = res[m].reset_index(drop=True)
+    keys = {name: replace(cfg, seed=seed).key() for name, cfg in sweep["reducers"].items()}
+    names = [next((n for n, k in keys.items() if k == _reducer_of(p)), None)
+             for p in res["reducer_params"]]
+    res = res.assign(sweep_reducer=names)
+    return res[res["sweep_reducer"].notna()].reset_index(drop=True)
+
+
+def load_results(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(clustering rows, kNN rows) of the profile's stores, restricted to the profile's
-    encoders, datasets, clusterers and seed (a store shared by profiles stays correct)."""
+    encoders, datasets, clusterers and seed (a store shared by profiles stays correct) and to
+    rows clustered with the paper's reduction (a reducer sweep's are `load_sweep`'s).
+    `rows`: the clustering store as read already."""
     from .results import ResultsStore
 
     clu_path, knn_path = results_paths(profile)
-    res, knn = ResultsStore(clu_path).read(), ResultsStore(knn_path).read()
+    res = ResultsStore(clu_path).read() if rows is None else rows
+    knn = ResultsStore(knn_path).read()
 
     def keep(df: pd.DataFrame, clusterers: bool) -> pd.DataFrame:
         if df.empty:
@@ -160,6 +303,8 @@ def load_results(profile: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame
         m &= df["seed"] == int(profile["seed"])
         if clusterers:
             m &= df["clusterer"].isin(profile["clusterers"])
+            # the paper's reduction only: a reducer sweep's rows (`load_sweep`) share the store
+            m &= pd.Series([_is_paper_row(r) for r in df.itertuples()], index=df.index, dtype=bool)
         return df[m].reset_index(drop=True)
 
     return keep(res, True), keep(knn, False)

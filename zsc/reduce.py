@@ -81,6 +81,9 @@ class ReducerConfig:
 
 
 UMAP_PAPER = ReducerConfig("umap", 50, n_neighbors=30, min_dist=0.0)
+# PaCMAP as the paper's cluster.py runs it: neighbours found in the data itself (not in a
+# 100-d PCA of it, PaCMAP's default) from a PCA initialisation. Part of the cache key.
+PACMAP_OPTIONS = {"apply_pca": False, "init": "pca"}
 NONE = ReducerConfig("none", None)
 
 
@@ -174,12 +177,21 @@ class Reducer(TransformerMixin, BaseEstimator):
                     min_dist=cfg.min_dist, metric=cfg.metric, random_state=cfg.seed,
                     n_jobs=1,  # seeded UMAP is single-threaded anyway; saying so silences its warning
                 )
+                out = self.model_.fit_transform(x)
             else:
+                import numba
                 import pacmap
 
                 self.model_ = pacmap.PaCMAP(n_components=n_comp, n_neighbors=min(cfg.n_neighbors, n - 1),
-                                            random_state=cfg.seed)
-            out = self.model_.fit_transform(x)
+                                            random_state=cfg.seed, apply_pca=PACMAP_OPTIONS["apply_pca"])
+                # PaCMAP's numba kernels loop serially inside `parallel=True` functions: more
+                # threads only add overhead (8x slower with 2 threads on 2 busy cores)
+                threads = numba.get_num_threads()
+                numba.set_num_threads(1)
+                try:
+                    out = self.model_.fit_transform(x, init=PACMAP_OPTIONS["init"])
+                finally:
+                    numba.set_num_threads(threads)
         out = np.asarray(out, dtype=np.float32)
         self.after_mean_, self.after_scale_ = _moments(out) if cfg.zscore_after else (None, None)
         if cfg.zscore_after:
@@ -232,6 +244,8 @@ def reduce(
     if cfg.method == "none" and not (cfg.zscore_before or cfg.zscore_after):
         return np.asarray(X, dtype=np.float32)
     key = {"input": input_key or array_hash(X), "reducer": cfg.key(), "zsc_version": __version__}
+    if cfg.method == "pacmap":
+        key["pacmap"] = PACMAP_OPTIONS
     root = Path(cache_dir) if cache_dir else config.cache_dir()
     path = root / "reduced" / f"{cfg.label}-{config_hash(key)}.npz"
     if cache:

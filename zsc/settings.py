@@ -21,13 +21,13 @@ lazily), so `zsc.cluster` can re-export it.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from .errors import InvalidParameterError
-from .reduce import ReducerConfig
+from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape
 
 PAPER_SEED = 1  # the paper's test runs: `sbatch --array=1` (analysis/utils.py; nb cell 58)
 SILHOUETTE_UMAP_SEED = 42  # the paper's separate UMAP for the silhouette (analysis/extract_silhouette.py)
@@ -185,3 +185,32 @@ def paper_settings(clusterer: str, encoder: str, family: str | None = None,
 def paper_table(dataset: str | None = None) -> dict[str, dict[str, PaperSetting]]:
     """Every clusterer × paper encoder (zsc names) setting."""
     return {c: {e: paper_setting(c, e, dataset=dataset) for e in PAPER_ENCODER} for c in PAPER_CLUSTERER}
+
+
+# One setting per reducer, as the paper's cluster.py ran each when reducers were compared (its
+# search: reduction first, then each clusterer's own parameters). Used by a profile's
+# `reducer_sweep` (chapter 8).
+PAPER_REDUCERS: dict[str, ReducerConfig] = {
+    # the embedding as it is: cluster.py z-scores only with PCA by default
+    "none": ReducerConfig("none", None),
+    # z-score, then PCA keeping 90% of the variance: cluster.py z-scores before PCA by default,
+    # and 0.9 is the fraction its final settings chose most often (9 of 33 PCA entries)
+    "pca": ReducerConfig("pca", 0.9, zscore_before=True),
+    # its recommendation: 50 dimensions, 30 neighbours, min_dist 0
+    "umap": UMAP_PAPER,
+    # 50 dimensions as its UMAP; PaCMAP's own neighbour count (cluster.py passes None: 10 below
+    # 10^4 samples, 10 + 15 (log10 n - 4) above), no PCA before the neighbour search
+    "pacmap": ReducerConfig("pacmap", 50, n_neighbors=10),
+}
+
+
+def paper_reducer(clusterer: str, encoder: str, family: str | None = None,
+                  method: str | None = None, *, dataset: str | None = None,
+                  shape: tuple[int, int] | None = None, seed: int = 0) -> ReducerConfig:
+    """The reduction `zsc.pipeline.run` applies with the paper's settings to an embedding of
+    `shape` (n, d) at `seed`: what a stored row's `reducer_params` says when it was not
+    overridden (how the book tells the paper-setting rows from a reducer sweep's)."""
+    red = paper_setting(clusterer, encoder, family, method, dataset=dataset).reducer
+    if shape is not None:
+        red = fit_to_shape(red, *shape)
+    return replace(red, seed=seed)

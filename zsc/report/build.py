@@ -1,18 +1,26 @@
 """Build the companion book: compute the profile's results, execute every chapter, build the site.
 
-    zsc book build [--profile offline|paper|smoke|FILE.yaml] [--no-site] [--no-compute]
+    zsc book build [--profile offline|paper|smoke|FILE.yaml] [--no-site] [--no-compute] [--force]
 
 1. Results: the profile's batch grid (embed, cluster, kNN jobs; jobs already done are skipped).
 2. Chapters: each `notebooks/*.md` (jupytext MyST) is executed by papermill with the profile's
    name into `_build/notebooks/<name>.ipynb`, with provenance (zsc version, git commit,
    parameters, hashes of the results read) in its metadata and a final cell. A failing
    chapter fails the build, naming it and its partly executed copy.
-3. Site: `jupyter-book build` (1.x only; 2.x is refused) into `_build/html`, warnings as errors.
+   Execution is cached by content: a chapter is executed again only when its execution key
+   changes — the hash of its source text, its parameters, the profile, the results it reads,
+   zsc's version and the zsc package's source. A copy executed by `zsc notebook` (its
+   metadata says so) is kept, and rendered, until its source changes or `--force`.
+3. Site: `jupyter-book build` (1.x only; 2.x is refused) into `_build/html`, warnings as errors;
+   Sphinx's build is incremental (pages whose notebook did not change are not re-read).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +32,10 @@ from typing import Any
 from .. import profiles
 from .._version import __version__
 from ..errors import ZscError
+from ..io import atomic_path, config_hash
 from . import notebooks
+
+MANUAL = "zsc notebook"  # `executed_by` of a copy run by hand: the build keeps it (see execute_all)
 
 
 class BuildError(ZscError, RuntimeError):
@@ -72,12 +83,21 @@ def git_commit() -> str:
         return "unknown"
 
 
+def read_results(profile: Mapping[str, Any]) -> tuple[Any, Any, Any]:
+    """(clustering rows, kNN rows, reducer-sweep rows) of a profile, its store read once."""
+    from ..results import ResultsStore
+
+    rows = ResultsStore(profiles.results_paths(profile)[0]).read()
+    res, knn = profiles.load_results(profile, rows=rows)
+    return res, knn, profiles.load_sweep(profile, rows=rows)
+
+
 def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
-               results: tuple[Any, Any] | None = None) -> dict[str, Any]:
+               results: tuple[Any, Any, Any] | None = None) -> dict[str, Any]:
     """What a chapter was built from: versions, commit, parameters, hashes of the rows read."""
     from ..analysis import frame_hash
 
-    res, knn = results if results is not None else profiles.load_results(profile)
+    res, knn, sweep = results if results is not None else read_results(profile)
     return {
         "zsc_version": __version__,
         "git_commit": git_commit(),
@@ -87,24 +107,113 @@ def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
         "results_hash": frame_hash(res),
         "knn_rows": int(len(knn)),
         "knn_hash": frame_hash(knn),
+        "sweep_rows": int(len(sweep)),
+        "sweep_hash": frame_hash(sweep),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
 
+# --------------------------------------------------------------------------- execution cache
+@functools.lru_cache(maxsize=1)
+def package_hash() -> str:
+    """Hash of the zsc package's files (code, resources, zoo weights): a chapter calls into zsc,
+    so any change to it may change what the chapter shows."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            h.update(path.relative_to(root).as_posix().encode() + b"\0")
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def source_hash(src: Path) -> str:
+    return hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
+
+
+def execution_key(src: Path, parameters: Mapping[str, Any], profile: Mapping[str, Any],
+                  prov: Mapping[str, Any]) -> str:
+    """What a chapter's executed copy depends on; the same key means the same notebook."""
+    return config_hash({
+        "source": source_hash(src), "parameters": dict(parameters), "profile": dict(profile),
+        "results": {k: prov[k] for k in ("results_hash", "knn_hash", "sweep_hash")},
+        "zsc_version": __version__, "zsc_package": package_hash(),
+    })
+
+
+def executed_state(out: Path) -> dict[str, Any] | None:
+    """The provenance of an executed copy, or None when it is absent or unreadable (a copy
+    that cannot be read is executed again, never trusted). Read as JSON: importing nbformat
+    alone costs seconds (its validator's grammars)."""
+    import json
+
+    try:
+        nb = json.loads(out.read_text())
+        prov = nb["metadata"]["zsc_provenance"]
+        if nb.get("nbformat") != 4 or not isinstance(nb.get("cells"), list):
+            return None
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return None
+    return dict(prov) if isinstance(prov, Mapping) else None
+
+
+def keep_reason(src: Path, state: Mapping[str, Any] | None, key: str) -> str | None:
+    """Why the executed copy may be kept as it is (None: execute the chapter).
+
+    The rule: a copy whose execution key is this build's is up to date; a copy executed by
+    `zsc notebook` (other parameters, by hand) is kept as long as its chapter's source is the
+    one it was executed from. `zsc book build --force` executes every chapter regardless."""
+    if state is None:
+        return None
+    if state.get("execution_key") == key:
+        return "unchanged"
+    if state.get("executed_by") == MANUAL and state.get("source_sha") == source_hash(src):
+        return (f"executed by `{MANUAL}` with {state.get('parameters')}; kept until its source "
+                "changes or --force")
+    return None
+
+
 def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
-                log: Callable[[str], None] = print) -> list[Path]:
-    """Execute every chapter with the profile into `out_dir` (default `_build/notebooks`)."""
+                log: Callable[[str], None] = print, *, force: bool = False) -> list[Path]:
+    """Execute the chapters whose execution key changed (every chapter with `force`) with the
+    profile into `out_dir` (default `_build/notebooks`); the others keep their copy."""
     out_dir = out_dir or project() / "_build" / "notebooks"
     params = profiles.notebook_parameters(profile)
-    results = profiles.load_results(profile)  # chapters read, they do not compute
-    write_summary(profile, out_dir / "_summary.md", results)
+    results = read_results(profile)  # chapters read, they do not compute
+    write_summary(profile, out_dir / "_summary.md", results[:2])
     prov = provenance(profile, params, results)
     outs = []
     for src in notebooks.sources():
+        out = out_dir / f"{src.stem}.ipynb"
+        key = execution_key(src, params, profile, prov)
+        why = None if force else keep_reason(src, executed_state(out), key)
+        if why is not None:
+            log(f"[zsc book] kept {out.name}: {why}")
+            outs.append(out)
+            continue
         t0 = time.perf_counter()
-        outs.append(notebooks.execute(src, out_dir / f"{src.stem}.ipynb", params, prov))
+        stamp = {**prov, "execution_key": key, "source_sha": source_hash(src),
+                 "executed_by": "zsc book build"}
+        outs.append(notebooks.execute(src, out, params, stamp))
         log(f"[zsc book] executed {src.name} in {time.perf_counter() - t0:.0f}s")
     return outs
+
+
+def execute_one(name: str | os.PathLike[str], parameters: Mapping[str, Any],
+                out: Path | None = None) -> Path:
+    """`zsc notebook`: execute one chapter with these parameters (checked before anything
+    runs) into `out` (default `_build/notebooks/<chapter>.ipynb`, which the next build keeps
+    and renders), its provenance marking it as executed by hand."""
+    src = notebooks.resolve(name)
+    notebooks.check_parameters(src, parameters)
+    params = {**notebooks.parameter_defaults(src), **parameters}
+    profile = profiles.load_profile(str(params.get("profile") or "offline"))
+    if params.get("results_dir"):
+        profile["results_dir"] = str(params["results_dir"])
+    prov = provenance(profile, params)
+    prov.update(execution_key=None, source_sha=source_hash(src), executed_by=MANUAL)
+    out = out or project() / "_build" / "notebooks" / f"{src.stem}.ipynb"
+    return notebooks.execute(src, Path(out).resolve(), dict(parameters), prov)
 
 
 def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None = None) -> str:
@@ -153,13 +262,19 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None
 
 def write_summary(profile: Mapping[str, Any], path: Path,
                   results: tuple[Any, Any] | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(summary_markdown(profile, results))
+    """Write the summary atomically, and only when it changed: Sphinx re-reads the pages that
+    include a file whose time stamp moved."""
+    text = summary_markdown(profile, results)
+    if not (path.is_file() and path.read_text() == text):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
     return path
 
 
 # --------------------------------------------------------------------------- site
+@functools.lru_cache(maxsize=1)
 def jupyter_book_version() -> str:
+    """The version the `jupyter-book` executable reports (asked once per process: a second)."""
     exe = shutil.which("jupyter-book", path=os.pathsep.join([str(Path(sys.executable).parent),
                                                              os.environ.get("PATH", "")]))
     if exe is None:
@@ -183,13 +298,16 @@ def check_jupyter_book() -> str:
     return ver
 
 
-def build_site(log: Callable[[str], None] = print) -> Path:
+def build_site(log: Callable[[str], None] = print, *, all_pages: bool = False) -> Path:
+    """`jupyter-book build`, incremental: Sphinx keeps `_build/html` and its environment and
+    re-reads only the pages whose source changed (`all_pages`: every page)."""
     check_jupyter_book()
     root = project()
     exe = str(Path(sys.executable).parent / "jupyter-book")
     if not Path(exe).exists():
         exe = "jupyter-book"
-    cmd = [exe, "build", str(root), "--builder", "html", "-W", "-n", "--keep-going"]
+    cmd = [exe, "build", str(root), "--builder", "html", "-W", "-n", "--keep-going",
+           *(["--all"] if all_pages else [])]
     log("[zsc book] " + " ".join(cmd))
     out = subprocess.run(cmd, capture_output=True, text=True)
     html = root / "_build" / "html"
@@ -198,12 +316,16 @@ def build_site(log: Callable[[str], None] = print) -> Path:
         problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         tail = "\n".join(problems[:30] + ["..."] + lines[-10:])
         raise BuildError(f"jupyter-book build failed (exit {out.returncode}):\n{tail}")
+    reread = [ln for ln in out.stdout.splitlines() if "updating environment" in ln]
+    if reread:  # Sphinx's own count of the pages it read again
+        log("[zsc book] site: " + re.sub(r"\x1b\[[0-9;]*m", "", reread[-1]).strip())
     return html
 
 
 def build(profile_name: str = "offline", *, compute_results: bool = True, site: bool = True,
-          jobs: int = 1, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Results, chapters, site: the whole book for one profile."""
+          jobs: int = 1, force: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Results, chapters, site: the whole book for one profile (`force`: execute every chapter
+    and rebuild every page, whatever the caches say)."""
     t0 = time.perf_counter()
     project()  # fail outside a book project before any expensive work
     if site:
@@ -212,8 +334,12 @@ def build(profile_name: str = "offline", *, compute_results: bool = True, site: 
     summary: dict[str, Any] = {"profile": profile["profile"]}
     if compute_results:
         summary.update(compute(profile, jobs=jobs, log=log))
-    summary["notebooks"] = [str(p) for p in execute_all(profile, log=log)]
+    t1 = time.perf_counter()
+    summary["notebooks"] = [str(p) for p in execute_all(profile, log=log, force=force)]
+    log(f"[zsc book] chapters in {time.perf_counter() - t1:.0f}s")
     if site:
-        summary["html"] = str(build_site(log=log))
+        t1 = time.perf_counter()
+        summary["html"] = str(build_site(log=log, all_pages=force))
+        log(f"[zsc book] site in {time.perf_counter() - t1:.0f}s")
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     return summary
