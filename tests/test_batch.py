@@ -322,3 +322,19 @@ def test_paper_grid_without_train_files_still_clusters(tmp_path, monkeypatch):
     assert len(clustered) == 26
     assert "cifar10" in clustered and "cifar10" not in probed
     assert "cifar10 (kNN)" in grid.skipped and "no train split" in grid.skipped["cifar10 (kNN)"]
+
+
+def test_job_key_follows_the_encoders_weights(monkeypatch):
+    """A retrained member keeps its name: its jobs must not count as done with the old weights."""
+    import dataclasses
+
+    from zsc import encoders
+    from zsc.batch import grid
+
+    params = {"encoder": "pixels", "dataset": "digits", "clusterer": "kmeans"}
+    before = grid.job_key("cluster", params)
+    assert grid.job_key("cluster", params) == before
+    spec = encoders.get_encoder("pixels")
+    monkeypatch.setattr(encoders, "get_encoder",
+                        lambda name: dataclasses.replace(spec, weights_id="retrained"))
+    assert grid.job_key("cluster", params) != before

@@ -90,7 +90,8 @@ def _slug(varying: Mapping[str, Any], params: Mapping[str, Any]) -> str:
 
 
 def job_key(kind: str, params: Mapping[str, Any]) -> str:
-    """Hash of (kind, parameters, notebook text, zsc version, fingerprints of the datasets read)."""
+    """Hash of (kind, parameters, notebook text, zsc version, fingerprints of the datasets read,
+    the encoder's weights id)."""
     from ..data import fingerprint
 
     datasets = sorted({str(v) for k, v in params.items() if k == "dataset" or k.endswith("_dataset")})
@@ -102,9 +103,20 @@ def job_key(kind: str, params: Mapping[str, Any]) -> str:
             data[d] = f"unavailable: {type(err).__name__}"
     ident: dict[str, Any] = {"kind": kind, "params": dict(params), "zsc_version": __version__,
                              "data": data}
+    if "encoder" in params:  # new weights under an old name (a retrained zoo member) rerun its jobs
+        ident["weights"] = _weights_id(str(params["encoder"]))
     if kind == "notebook":
         ident["notebook_sha"] = sha256_file(notebooks.resolve(params["notebook"]))[:16]
     return config_hash(ident, length=20)
+
+
+def _weights_id(encoder: str) -> str:
+    from ..encoders import get_encoder
+
+    try:
+        return get_encoder(encoder).weights_id
+    except Exception as err:  # unknown encoder: the job itself fails and says so
+        return f"unavailable: {type(err).__name__}"
 
 
 def _resolve(path: str | os.PathLike[str], base: Path) -> Path:
