@@ -2,6 +2,7 @@
 
     ch = chapter(profile, results_dir)
     ch.res, ch.knn          # clustering and kNN rows of the profile
+    ch.baselines            # rows of the baselines trained on the target (N2D, KingdraCluster)
     ch.caption("3.1", "AMI of every encoder and clusterer.")
 
 Notebooks hold parameters, calls into zsc, figures and prose; this is their shared setup.
@@ -10,6 +11,7 @@ Notebooks hold parameters, calls into zsc, figures and prose; this is their shar
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import pandas as pd
@@ -38,6 +40,11 @@ class Chapter:
         return {"encoder": show.get("encoder", self.profile["encoders"][0]),
                 "dataset": show.get("dataset", self.profile["datasets"][0]),
                 "clusterer": show.get("clusterer", self.profile["clusterers"][0])}
+
+    @functools.cached_property
+    def baselines(self) -> pd.DataFrame:
+        """Rows of the deep-clustering baselines (trained on the target) the profile names."""
+        return profiles.load_baselines(self.profile)
 
     @property
     def data(self) -> str:
