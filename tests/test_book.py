@@ -127,9 +127,11 @@ def smoke(tmp_path_factory):
 def test_smoke_results_are_cached(smoke):
     prof = smoke["profile"]
     n = len(prof["encoders"]) * len(prof["datasets"])
-    # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset
-    assert smoke["summary"]["computed"] == n * (2 + len(prof["clusterers"]) + 1)
+    n_base = len(prof["baselines"]) * len(prof["baseline_datasets"])  # N2D's are shipped
+    # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset; baselines
+    assert smoke["summary"]["computed"] == n * (2 + len(prof["clusterers"]) + 1) + n_base
     assert smoke["again"]["computed"] == 0
+    assert len(profiles.load_baselines(prof)) == n_base
     res, knn = profiles.load_results(prof)
     assert len(res) == n * len(prof["clusterers"]) and len(knn) == n
     assert {f"knn_acc_k{k}" for k in prof["knn_ks"]} <= set(knn.columns)
