@@ -38,7 +38,7 @@ from torch import nn
 
 from .. import config
 from ..data import get_dataset, load_dataset
-from ..errors import WeightsUnavailableError
+from ..errors import WeightsUnavailableError, ZscError
 from ..io import atomic_path, config_hash
 from . import weights as wts
 from .common import BaselineSpec, Fit, Problem, Published, pixels
@@ -264,7 +264,7 @@ def train(dataset: str, cfg: N2DConfig = N2DConfig(), *, max_minutes: float | No
             f"({time.perf_counter() - e0:.1f} s wall, {last:.1f} s cpu; {st.cpu_seconds / 60:.1f} cpu-min in all)")
     if st.epoch > session["start_epoch"]:
         checkpoint()  # the epochs since the last checkpoint
-    st.sessions.append({**session, "end_epoch": st.epoch})
+        st.sessions.append({**session, "end_epoch": st.epoch})
     st.stop_reason = st.stop_reason or "epochs"
     if st.epoch and not st.snapshot(st.epoch).exists():  # the point a release exports
         wts.save(st.snapshot(st.epoch), model.encoder.state_dict(),
@@ -316,10 +316,16 @@ def export(dataset: str, cfg: N2DConfig, st: TrainState, folder: Path | None = N
 
 
 def unavailable(dataset: str) -> str | None:
-    """Why N2D cannot cluster `dataset` here without pretraining (None: it can)."""
-    if wts.shipped_card(NAME, dataset) or any(wts.cache_path(NAME, dataset, "x").parent.glob("*.safetensors")):
+    """Why N2D cannot cluster `dataset` here without pretraining (None: it can): no weights,
+    shipped or cached, for its default configuration (`config_for`), or images it cannot use."""
+    try:
+        cfg = config_for(dataset)
+        key = wts.weights_key(training_of(dataset, cfg))
+    except ZscError as err:
+        return str(err).split(". ")[0]
+    if wts.find(NAME, dataset, key) is not None:
         return None
-    return (f"no pretrained N2D autoencoder for {dataset} (shipped ones: "
+    return (f"no pretrained N2D autoencoder for {dataset} at {cfg.epochs} epochs (shipped ones: "
             f"{', '.join(shipped_datasets()) or 'none'}); `zsc baseline train n2d {dataset}` "
             "pretrains one")
 
@@ -439,7 +445,8 @@ def release(dataset: str, cfg: N2DConfig, st: TrainState, curve: list[dict[str, 
                    "training checkpoint",
         "n_parameters_encoder": n_enc,
         "training": training,
-        "training_data": f"all of {dataset}: {'+'.join(training['data'])}, "
+        "training_data": f"all of {dataset} ({' + '.join(training['data'])} "
+                         f"split{'s' if len(training['data']) > 1 else ''}), "
                          f"{training['n_train']:,} images (labels unused)",
         "epochs": st.epoch,
         "published_epochs": PUBLISHED_EPOCHS,

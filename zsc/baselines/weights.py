@@ -35,6 +35,12 @@ def shipped_card(baseline: str, dataset: str) -> dict[str, Any] | None:
     return json.loads(card.read_text()) if card.is_file() else None
 
 
+def card(name: str) -> dict[str, Any] | None:
+    """A shipped card by file name (`kingdra` for `kingdra.json`), if there is one."""
+    path = SHIPPED_DIR / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def cache_path(baseline: str, dataset: str, key: str,
                cache_dir: str | os.PathLike[str] | None = None) -> Path:
     root = Path(cache_dir) if cache_dir else config.cache_dir()
