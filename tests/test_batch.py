@@ -98,7 +98,7 @@ def test_unknown_names_are_refused_before_running(tmp_path):
 def test_shipped_grids_expand():
     smoke = batch.load_grid("smoke")
     assert len(smoke.jobs) >= 12 and not smoke.invalid
-    assert {j.kind for j in smoke.jobs} == {"embed", "cluster", "knn", "notebook", "baseline"}
+    assert {j.kind for j in smoke.jobs} == {"embed", "cluster", "knn", "notebook"}
     offline = batch.load_grid("offline")
     kinds = pd.Series([j.kind for j in offline.jobs]).value_counts()
     assert kinds["cluster"] == 6 * kinds["knn"] and kinds["embed"] == 2 * kinds["knn"]
