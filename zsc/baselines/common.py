@@ -3,8 +3,9 @@ numbers its paper published (theirs, kept apart from ours)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,21 @@ class BaselineSpec:
             known = ", ".join(self.options) or "none"
             raise InvalidParameterError(f"{self.name}: unknown option(s) {', '.join(unknown)} "
                                         f"(its options: {known})")
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Train on one torch thread, whatever the caller set (a batch worker may set more): the
+    cost the cards state is one thread's, and KingdraCluster's result depends on the thread
+    count through the order of floating-point sums."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def pixels(images: Any, dataset: str) -> np.ndarray:

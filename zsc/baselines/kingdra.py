@@ -47,7 +47,7 @@ from torch import nn
 
 from ..io import array_hash
 from . import weights as wts
-from .common import BaselineSpec, Fit, Problem, Published
+from .common import BaselineSpec, Fit, Problem, Published, one_thread
 
 NAME = "kingdra"
 SOURCE = ("github.com/divamgupta/deep-clustering-kingdra @ c16d3e1 (kingdra_cluster.py, "
@@ -324,12 +324,12 @@ def fit_problem(problem: Problem) -> Fit:
         labels = vote(predict_proba(model, xt), bool(meta["supervised"]))
         source, time_train, time_cluster = "cache", 0.0, time.perf_counter() - t1
     else:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), one_thread():
             res = train_cluster(problem.x, k, cfg, seed=problem.seed, y=problem.labels)
         meta = {"ident": ident, "train_seconds": round(res.seconds, 1),
                 "train_cpu_seconds": round(res.cpu_seconds, 1),
                 "images_seen": res.images_seen, "supervised": res.supervised,
-                "history": res.history, "threads": torch.get_num_threads()}
+                "history": res.history, "threads": 1}
         wts.save(path, res.state, meta)
         labels, source = res.labels, "trained"
         time_train, time_cluster = res.seconds, 0.0

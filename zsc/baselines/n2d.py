@@ -41,7 +41,7 @@ from ..data import get_dataset, load_dataset
 from ..errors import WeightsUnavailableError, ZscError
 from ..io import atomic_path, config_hash
 from . import weights as wts
-from .common import BaselineSpec, Fit, Problem, Published, pixels
+from .common import BaselineSpec, Fit, Problem, Published, one_thread, pixels
 
 NAME = "n2d"
 SOURCE = "github.com/rymc/n2d @ 6c35936 (n2d.py, run.sh, datasets.py)"
@@ -350,7 +350,8 @@ def fit_problem(problem: Problem) -> Fit:
                 f"(shipped or cached); `zsc baseline train n2d {problem.dataset} --epochs "
                 f"{cfg.epochs}` pretrains it on all {training['n_train']:,} images (resumable), "
                 "or give --train to train it within this run")
-        st = train(problem.dataset, cfg, log=lambda s: None)
+        with one_thread():
+            st = train(problem.dataset, cfg, log=lambda s: None)
         path, source = export(problem.dataset, cfg, st), "trained"
     time_train = time.perf_counter() - t0 if source == "trained" else 0.0
     state, meta = wts.load(path)
