@@ -55,6 +55,22 @@ def test_n2d_training_resumes_where_it_stopped(tmp_path):
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 
 
+def test_n2d_stops_before_an_epoch_past_its_cpu_budget(tmp_path):
+    """The budget counts the CPU time of every session (stored in the checkpoint) once, and
+    stops before an epoch that would exceed it (the next epoch costs what the others did)."""
+    cfg = n2d.N2DConfig(epochs=2)
+    st = n2d.train("digits", cfg, ckpt_dir=tmp_path, log=lambda s: None)
+    tight = st.cpu_seconds * 1.2 / 60  # room for a fifth of an epoch more
+    more = n2d.N2DConfig(epochs=4)
+    st = n2d.train("digits", more, max_cpu_minutes=tight, ckpt_dir=tmp_path, log=lambda s: None)
+    assert st.epoch == 2 and st.stop_reason == f"cpu budget ({tight:g} min)"
+    # 4 epochs cost 2x the first 2: 2.4x leaves slack for noise, but not for counting this
+    # session's time twice (after epoch 3 that would read 2.5x)
+    roomy = st.cpu_seconds * 2.4 / 60
+    st = n2d.train("digits", more, max_cpu_minutes=roomy, ckpt_dir=tmp_path, log=lambda s: None)
+    assert st.epoch == 4 and st.stop_reason == "epochs"
+
+
 def _toy_ensemble(n_per=200, k=4, members=10, flip=0.1, unsure=0.03, seed=0):
     """Members that cluster k well-separated blobs, each with its own cluster indices, a fraction
     `flip` of its points sent to a random other cluster, and a fraction `unsure` it is not

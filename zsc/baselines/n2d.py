@@ -217,8 +217,9 @@ def train(dataset: str, cfg: N2DConfig = N2DConfig(), *, max_minutes: float | No
     session = {"start_epoch": st.epoch, "threads": torch.get_num_threads(),
                "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     xt = torch.from_numpy(x)
-    t_wall, t_cpu = time.perf_counter(), time.process_time()
-    last, saved = 0.0, time.perf_counter()
+    t_wall = saved = time.perf_counter()
+    last = st.cpu_seconds / st.epoch if st.epoch else 0.0  # the next epoch's cost, as so far
+    wall_last = st.seconds / st.epoch if st.epoch else 0.0
 
     def checkpoint() -> None:
         with atomic_path(ckpt) as tmp:
@@ -228,11 +229,10 @@ def train(dataset: str, cfg: N2DConfig = N2DConfig(), *, max_minutes: float | No
                         "sessions": [*st.sessions, {**session, "end_epoch": st.epoch}]}, tmp)
 
     while st.epoch < cfg.epochs:
-        cpu_used = st.cpu_seconds + time.process_time() - t_cpu
-        if max_cpu_minutes is not None and cpu_used + last > max_cpu_minutes * 60:
+        if max_cpu_minutes is not None and st.cpu_seconds + last > max_cpu_minutes * 60:
             st.stop_reason = f"cpu budget ({max_cpu_minutes:g} min)"
             break
-        if max_minutes is not None and time.perf_counter() - t_wall + last > max_minutes * 60:
+        if max_minutes is not None and time.perf_counter() - t_wall + wall_last > max_minutes * 60:
             st.stop_reason = f"wall budget ({max_minutes:g} min this session)"
             break
         e0, c0 = time.perf_counter(), time.process_time()
@@ -251,8 +251,9 @@ def train(dataset: str, cfg: N2DConfig = N2DConfig(), *, max_minutes: float | No
         st.images_seen += len(xt)
         st.losses.append(round(total / len(xt), 6))
         st.seconds += time.perf_counter() - e0
-        st.cpu_seconds += time.process_time() - c0
         last = time.process_time() - c0
+        wall_last = time.perf_counter() - e0
+        st.cpu_seconds += last
         marked = st.epoch in curve_epochs or st.epoch == cfg.epochs
         if marked:
             wts.save(st.snapshot(st.epoch), model.encoder.state_dict(),
