@@ -158,11 +158,16 @@ def smoke(tmp_path_factory):
 def test_smoke_results_are_cached(smoke):
     prof = smoke["profile"]
     n = len(prof["encoders"]) * len(prof["datasets"])
-    sweep = profiles.stages(prof)[0][-1]["list"]  # the reducer sweep's cluster jobs
-    assert sweep and all("reducer" in j for j in sweep)
-    # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset; the sweep
-    assert smoke["summary"]["computed"] == n * (2 + len(prof["clusterers"]) + 1) + len(sweep)
+    sweep = profiles.stages(prof)[0]  # the reducer sweep's cluster jobs
+    sweep = [j for st in sweep if st["kind"] == "cluster" for j in st["list"] if "reducer" in j]
+    assert sweep
+    n_base = len(prof["baselines"]) * len(prof["baseline_datasets"])  # N2D's are shipped
+    # jobs: embed test + train, one per clusterer, one kNN, per encoder x dataset; the sweep;
+    # the baselines
+    assert smoke["summary"]["computed"] == (n * (2 + len(prof["clusterers"]) + 1) + len(sweep)
+                                            + n_base)
     assert smoke["again"]["computed"] == 0
+    assert len(profiles.load_baselines(prof)) == n_base
     res, knn = profiles.load_results(prof)  # the paper's reductions only, not the sweep's
     assert len(res) == n * len(prof["clusterers"]) and len(knn) == n
     assert {f"knn_acc_k{k}" for k in prof["knn_ks"]} <= set(knn.columns)

@@ -113,6 +113,32 @@ def test_score_clustering_with_noise(blobs):
     assert row["silhouette_original"] == pytest.approx(skm.silhouette_score(X, pred), abs=1e-6)
 
 
+def test_clustering_accuracy_by_hand():
+    """Hungarian-matched accuracy on tables worked out by hand."""
+    # classes a a a b b c, clusters 1 1 0 0 0 2: best map 1->a (2), 0->b (2), 2->c (1) = 5/6
+    assert M.clustering_accuracy(list("aaabbc"), [1, 1, 0, 0, 0, 2]) == pytest.approx(5 / 6)
+    # a permutation of the labels is a perfect clustering
+    assert M.clustering_accuracy([0, 0, 1, 1, 2], [2, 2, 0, 0, 1]) == 1.0
+    # more clusters than classes (3 x 2 table, non-square): one cluster stays unmatched.
+    # classes 0 0 0 0 1 1, clusters 0 0 1 1 2 2: 0->0 or 1->0 (2 points) and 2->1 (2) = 4/6
+    assert M.clustering_accuracy([0, 0, 0, 0, 1, 1], [0, 0, 1, 1, 2, 2]) == pytest.approx(4 / 6)
+    # fewer clusters than classes: everything in one cluster scores the largest class, 3/6
+    assert M.clustering_accuracy([0, 0, 0, 1, 1, 2], [5] * 6) == pytest.approx(3 / 6)
+    # cluster 0 holds 4 of class 0 and 3 of class 1, cluster 1 holds 3 of class 0: greedy
+    # (largest cell first: 0->0, then 1->1 with 0 points) gives 4/10; the best matching is
+    # 0->1 (3) + 1->0 (3) = 6/10
+    y, p = [0] * 4 + [1] * 3 + [0] * 3, [0] * 7 + [1] * 3
+    assert M.clustering_accuracy(y, p) == pytest.approx(6 / 10)
+    assert math.isnan(M.clustering_accuracy([], []))
+
+
+def test_score_clustering_has_accuracy(blobs):
+    X, y = blobs
+    pred = (y + 1) % 3  # relabelled, otherwise perfect
+    pred[:30] = -1  # noise is one more (unmatched) cluster: those points count as wrong
+    assert M.score_clustering(y, pred)["acc"] == pytest.approx(0.9)
+
+
 def test_all_noise_is_defined(blobs):
     X, y = blobs
     row = M.score_clustering(y, np.full(len(y), -1), spaces={"original": X})

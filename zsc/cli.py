@@ -292,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .pretrain.cli import add_zoo_subcommand
 
     add_zoo_subcommand(sub)
+
+    from .baselines.cli import add_baseline_subcommand
+
+    add_baseline_subcommand(sub)
     return p
 
 

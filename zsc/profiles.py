@@ -165,6 +165,7 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
                   for e, d in knn_pairs]},
     ]
     out += sweep_stages(profile, encoders, test)
+    out.append(_baseline_stage(profile, test, skipped))
     return [s for s in out if s["list"]], skipped
 
 
@@ -282,6 +283,52 @@ def load_sweep(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None) 
              for p in res["reducer_params"]]
     res = res.assign(sweep_reducer=names)
     return res[res["sweep_reducer"].notna()].reset_index(drop=True)
+
+
+def baseline_datasets(profile: Mapping[str, Any]) -> list[str]:
+    """The datasets a profile's baselines cluster (`baseline_datasets`, default: its datasets)."""
+    names = list(profile.get("baseline_datasets") or profile["datasets"])
+    extra = [d for d in names if d not in profile["datasets"]]
+    if extra:
+        raise InvalidParameterError(f"profile {profile['profile']!r}: baseline_datasets "
+                                    f"{', '.join(extra)} are not among its datasets")
+    return names
+
+
+def _baseline_stage(profile: Mapping[str, Any], sizes: Mapping[str, int | None],
+                    skipped: dict[str, str]) -> dict[str, Any]:
+    """Jobs of the deep-clustering baselines (`baselines: [n2d, kingdra]`), trained on the target:
+    each on the same subsample the encoders cluster. A baseline that cannot run on a dataset
+    here (N2D without a pretrained autoencoder for it) is left out with its reason."""
+    from .baselines import get_baseline
+
+    entries = []
+    for name in profile.get("baselines") or []:
+        spec = get_baseline(name)
+        for ds in baseline_datasets(profile):
+            why = spec.unavailable(ds) if ds in sizes else None
+            if why:
+                skipped[f"{name} on {ds}"] = why
+            elif ds in sizes:
+                entries.append({"baseline": name, "dataset": ds, "n_samples": sizes[ds]})
+    return {"kind": "baseline", "params": {"seed": int(profile["seed"])}, "list": entries}
+
+
+def baselines_path(profile: Mapping[str, Any]) -> Path:
+    """The store of a profile's baseline rows (beside its clustering and kNN stores)."""
+    return results_paths(profile)[0].parent / "baselines"
+
+
+def load_baselines(profile: Mapping[str, Any]) -> pd.DataFrame:
+    """The profile's baseline rows: its baselines, baseline datasets and seed."""
+    from .results import ResultsStore
+
+    df = ResultsStore(baselines_path(profile)).read()
+    if df.empty:
+        return df
+    m = df["encoder"].isin(list(profile.get("baselines") or []))
+    m &= df["dataset"].isin(baseline_datasets(profile)) & (df["seed"] == int(profile["seed"]))
+    return df[m].reset_index(drop=True)
 
 
 def load_results(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None

@@ -7,7 +7,7 @@ A grid file (YAML) names job stages and their parameter axes::
     output: _build/results/smoke/batch # job records, executed notebooks (default: <results>/batch)
     profile: smoke                     # optional: embed / cluster / knn stages of a book profile
     stages:
-      - kind: cluster                  # embed | cluster | knn | notebook
+      - kind: cluster                  # embed | cluster | knn | notebook | baseline
         params: {n_samples: 200, seed: 0}                     # every job of the stage
         product: {encoder: [pixels], clusterer: [kmeans, hdbscan]}  # every combination
         list: [{dataset: digits}, {dataset: fashion_mnist}]   # explicit entries (x product)
@@ -107,6 +107,11 @@ def job_key(kind: str, params: Mapping[str, Any]) -> str:
         ident["weights"] = _weights_id(str(params["encoder"]))
     if kind == "notebook":
         ident["notebook_sha"] = sha256_file(notebooks.resolve(params["notebook"]))[:16]
+    if kind == "baseline":  # new shipped weights (a new release of N2D's) make it a new job
+        from ..baselines.weights import shipped_card
+
+        card = shipped_card(str(params.get("baseline")), str(params.get("dataset"))) or {}
+        ident["shipped_weights"] = card.get("weights_sha256")
     return config_hash(ident, length=20)
 
 
@@ -210,19 +215,18 @@ def check_job(kind: JobKind, params: Mapping[str, Any]) -> None:
                 ([f"missing {', '.join(missing)}"] if missing else [])
                 + ([f"unknown parameter(s) {', '.join(unknown)}"] if unknown else []))
             + f" (accepted: {', '.join(kind.required + kind.optional)})")
-    from ..cluster import CLUSTERERS, check_params
     from ..data import get_dataset
     from ..encoders import get_encoder
 
-    get_encoder(str(params["encoder"]))
+    if "encoder" in kind.required:
+        get_encoder(str(params["encoder"]))
     spec = get_dataset(str(params["dataset"]))
     check_values(kind.name, params)
     if params.get("split") is not None and params["split"] not in spec.splits:
         raise InvalidParameterError(f"{kind.name} job: dataset {spec.name!r} has no split "
                                     f"{params['split']!r} (its splits: {', '.join(spec.splits)})")
-    if kind.name == "cluster":
-        CLUSTERERS.get(str(params["clusterer"]))
-        check_params(str(params["clusterer"]), dict(params.get("params") or {}))
+    if kind.check is not None:
+        kind.check(params)
 
 
 def _is_int(v: Any) -> bool:
@@ -250,6 +254,8 @@ _VALUE_RULES: dict[str, tuple[Any, str]] = {
     "split": (lambda v: v is None or isinstance(v, str), "a split name such as test or train"),
     "device": (lambda v: v is None or isinstance(v, str), "a device name such as cpu or cuda:0"),
     "params": (lambda v: v is None or isinstance(v, Mapping), "a mapping of clusterer parameters"),
+    "options": (lambda v: v is None or isinstance(v, Mapping), "a mapping of baseline options"),
+    "train": (lambda v: isinstance(v, bool), "true or false"),
     "precision": (lambda v: v in (None, "fp32", "fp16", "bf16"), "fp32, fp16 or bf16"),
     "max_memory": (lambda v: v is None or _is_size(v),
                    "a size such as 64GiB, 500MB or 12G, a whole number of bytes, or null for "

@@ -1,4 +1,5 @@
-"""The kinds of batch job — embed, cluster, kNN, notebook — and the parameters each accepts."""
+"""The kinds of batch job — embed, cluster, kNN, notebook, baseline — and the parameters each
+accepts."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class JobKind:
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
     device: str = "cpu"  # "gpu": benefits from an accelerator (Dask resource "GPU")
+    check: Callable[[Mapping[str, Any]], None] | None = None  # kind-specific names, before running
 
 
 def _run_embed(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
@@ -68,6 +70,31 @@ def _run_knn(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
             **{k: v for k, v in row.items() if k.startswith("knn_acc_")}}
 
 
+def _check_cluster(p: Mapping[str, Any]) -> None:
+    from ..cluster import CLUSTERERS, check_params
+
+    CLUSTERERS.get(str(p["clusterer"]))
+    check_params(str(p["clusterer"]), dict(p.get("params") or {}))
+
+
+def _run_baseline(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
+    """A deep-clustering baseline on one dataset: one row in `<results>/baselines`."""
+    from ..baselines import run_baseline
+
+    row = run_baseline(p["baseline"], p["dataset"], split=p.get("split"),
+                       n_samples=p.get("n_samples"), seed=int(p.get("seed", 0)),
+                       train=bool(p.get("train", False)), options=p.get("options"),
+                       store=results / "baselines")
+    return {"artifacts": [str(results / "baselines" / f"{row['run_key']}.parquet")],
+            "ami": float(row["ami"]), "acc": float(row["acc"]), "nmi": float(row["nmi"])}
+
+
+def _check_baseline(p: Mapping[str, Any]) -> None:
+    from ..baselines import get_baseline
+
+    get_baseline(str(p["baseline"])).check_options(dict(p.get("options") or {}))
+
+
 def notebook_out(p: Mapping[str, Any], output: Path) -> Path:
     """Where a notebook job's executed copy goes: `<output>/notebooks/<chapter>/<slug>.ipynb`."""
     return output / "notebooks" / Path(p["notebook"]).stem / f"{p['slug']}.ipynb"
@@ -86,9 +113,12 @@ for _kind in [
     JobKind("embed", _run_embed, ("encoder", "dataset"),
             ("split", "n_samples", "seed", "umap", "device", "precision"), device="gpu"),
     JobKind("cluster", _run_cluster, ("encoder", "dataset", "clusterer"),
-            ("split", "n_samples", "seed", "reducer", "params", "device", "max_memory")),
+            ("split", "n_samples", "seed", "reducer", "params", "device", "max_memory"),
+            check=_check_cluster),
     JobKind("knn", _run_knn, ("encoder", "dataset"),
             ("n_samples", "n_train", "seed", "ks", "device"), device="gpu"),
     JobKind("notebook", _run_notebook, ()),
+    JobKind("baseline", _run_baseline, ("baseline", "dataset"),
+            ("split", "n_samples", "seed", "train", "options"), check=_check_baseline),
 ]:
     JOB_KINDS.register(_kind.name, _kind)

@@ -2,6 +2,7 @@
 
     ch = chapter(profile, results_dir)
     ch.res, ch.knn                                  # clustering and kNN rows of the profile
+    ch.baselines                                    # rows of the baselines trained on the target
     ch.figure(fig, "3.1", "AMI of every encoder and clusterer.")   # figure, then its caption
     ch.reading(f"The best encoder is {best}.")      # a sentence computed from the data
     ch.table(df, "All values")                      # a rounded table, folded away
@@ -13,6 +14,7 @@ the one place where a chapter's look (figure theme, table format) is decided.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 from typing import Any
 
@@ -42,6 +44,11 @@ class Chapter:
         return {"encoder": show.get("encoder", self.profile["encoders"][0]),
                 "dataset": show.get("dataset", self.profile["datasets"][0]),
                 "clusterer": show.get("clusterer", self.profile["clusterers"][0])}
+
+    @functools.cached_property
+    def baselines(self) -> pd.DataFrame:
+        """Rows of the deep-clustering baselines (trained on the target) the profile names."""
+        return profiles.load_baselines(self.profile)
 
     @property
     def data(self) -> str:
