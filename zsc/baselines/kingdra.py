@@ -312,7 +312,7 @@ def fit_problem(problem: Problem) -> Fit:
     cfg = config_from(dict(problem.options))
     k = problem.n_clusters
     ident = {"baseline": NAME, "config": dataclasses.asdict(cfg), "data": array_hash(problem.x),
-             "n_clusters": k, "seed": problem.seed}
+             "n_clusters": k, "seed": problem.seed, "threads": 1}  # the result depends on it
     key = wts.weights_key(ident)
     path = wts.cache_path(NAME, problem.dataset, key)
     xt = torch.from_numpy(np.ascontiguousarray(problem.x, dtype=np.float32))
