@@ -210,3 +210,29 @@ def test_shipped_n2d_weights_reproduce_their_card(dataset):
     assert row["acc"] == pytest.approx(chk["acc"], abs=0.01)
     assert row["nmi"] == pytest.approx(chk["nmi"], abs=0.01)
     assert card["final"]["epoch"] == card["epochs"] and len(card["curve"]) >= 3
+
+
+def test_comparison_table_picks_the_recipe_or_the_best_clusterer_and_measures_the_gap():
+    import pandas as pd
+
+    from zsc.baselines import compare
+
+    res = pd.DataFrame({"encoder": ["a", "a", "b", "b"], "dataset": "digits",
+                        "clusterer": ["ac_with_c", "kmeans"] * 2, "ami": [0.5, 0.7, 0.6, 0.2],
+                        "nmi": 0.5, "acc": 0.5, "n_samples": 100, "time_embed": 1.0,
+                        "time_reduce": 2.0, "time_cluster": 3.0})
+    base = pd.DataFrame({"encoder": ["n2d"], "dataset": ["digits"], "clusterer": ["gmm"],
+                         "ami": [0.65], "nmi": [0.6], "acc": [0.7], "n_samples": [100],
+                         "train_images_seen": [1000], "train_seconds": [9.0],
+                         "time_cluster": [1.0], "trained_on": ["all"]})
+    t = compare.table(res, base, ["digits"], "ac_with_c")
+    assert t["method"].tolist() == ["n2d", "b", "a"]  # trained first, then encoders by AMI
+    assert t.loc[t["method"] == "a", "cluster_seconds"].item() == 6.0
+    best = compare.table(res, base, ["digits"], None)
+    assert best.set_index("method").loc["a", "clusterer"] == "kmeans"
+    g = compare.gaps(t).iloc[0]
+    assert g["best_encoder"] == "b" and g["difference"] == pytest.approx(0.05)
+    assert g["encoders_below"] == 2 and g["encoders"] == 2
+    assert compare.gaps(best).iloc[0]["best_encoder"] == "a"
+    pub = compare.published()
+    assert set(pub["method"]) == {"n2d", "kingdra"} and (pub["value"] < 1).all()
