@@ -208,7 +208,7 @@ def train(dataset: str, cfg: N2DConfig = N2DConfig(), *, max_minutes: float | No
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, eps=cfg.adam_eps)
     st = TrainState(folder)
     if ckpt.exists():
-        saved = torch.load(ckpt, weights_only=False)
+        saved = torch.load(ckpt, weights_only=True)
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["optim"])
         for f in ("epoch", "images_seen", "seconds", "cpu_seconds", "losses", "sessions"):
