@@ -236,3 +236,14 @@ def test_comparison_table_picks_the_recipe_or_the_best_clusterer_and_measures_th
     assert compare.gaps(best).iloc[0]["best_encoder"] == "a"
     pub = compare.published()
     assert set(pub["method"]) == {"n2d", "kingdra"} and (pub["value"] < 1).all()
+
+
+def test_kingdra_card_is_reproduced_on_digits():
+    """The card's digits run (seed 0, the book's 901 images) comes out the same: one thread,
+    seeded initialisation, noise and batch order."""
+    card = wts.card("kingdra")
+    ref = next(r for r in card["runs"] if r["dataset"] == "digits" and r["seed"] == 0)
+    row = run_baseline("kingdra", "digits", n_samples=ref["n_samples"], seed=0)
+    assert row["acc"] == pytest.approx(ref["acc"], abs=1e-3)
+    assert row["ami"] == pytest.approx(ref["ami"], abs=1e-3)
+    assert card["config"]["hidden"] == list(kingdra.KingdraConfig().hidden)

@@ -360,5 +360,3 @@ SPEC = BaselineSpec(
                "thread (module docstring of zsc.baselines.kingdra)",
 )
 
-
-CARD_RUNS = (("fashion_mnist", 1000), ("digits", 901), ("fashion_mnist", 10000))  # book sizes + one 10x

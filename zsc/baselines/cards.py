@@ -1,27 +1,31 @@
-"""KingdraCluster's card: it measures runs through `zsc.baselines.run_baseline`, so it lives
-beside the package rather than in `kingdra` (which the package imports)."""
+"""Cards of the baselines that ship no weights (KingdraCluster trains on the images it clusters):
+what a run costs and scores, measured by running it through `run_baseline` (so this module sits
+above the package, which never imports it)."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
-import torch
-
-from .._version import __version__
-from ..io import atomic_path
-from . import run_baseline
-from .kingdra import CARD_RUNS, NAME, SOURCE, SPEC, KingdraConfig
+CARD_RUNS = (("fashion_mnist", 1000), ("digits", 901), ("fashion_mnist", 10000))  # book sizes + one 10x
 
 
-def write_card(folder: str, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
+def write_kingdra_card(folder: str, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
     """KingdraCluster's card (`kingdra.json`): its settings, what is simplified and why, and its
     scores and cost on Fashion-MNIST and digits (test-split subsamples, several seeds) — the
     budget a run takes on one thread. Nothing is shipped but the card: each run trains on the
     images it clusters."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from .._version import __version__
+    from ..io import atomic_path
+    from . import run_baseline
+    from .kingdra import NAME, SOURCE, SPEC, KingdraConfig
+
     torch.set_num_threads(1)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -52,7 +56,8 @@ def write_card(folder: str, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any
         "threads": 1, "device": "cpu",
         "runs": runs,
         "published": [{"dataset": p.dataset, **p.metrics, "source": p.source} for p in SPEC.published],
-        "command": f"python -c \"from zsc.baselines import kingdra_card; kingdra_card.write_card('{folder}')\"",
+        "command": f"python -c \"from zsc.baselines import cards; "
+                   f"cards.write_kingdra_card('{folder}')\"",
         "versions": {"zsc": __version__, "torch": torch.__version__},
     }
     path = Path(folder) / f"{NAME}.json"
