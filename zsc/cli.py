@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InvalidParameterError, ZscError
+from .io import parse_literal
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -176,20 +177,10 @@ def cmd_book_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _literal(text: str) -> Any:
-    """A -p value: a Python/JSON literal where it parses as one (3, 0.5, [1, 2], None), else text."""
-    import ast
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def cmd_notebook(args: argparse.Namespace) -> int:
     from .report.build import execute_one
 
-    params = {k: _literal(v) for k, v in args.parameter or []}
+    params = {k: parse_literal(v) for k, v in args.parameter or []}
     t0 = time.perf_counter()
     out = execute_one(args.name, params, Path(args.output) if args.output else None)
     print(f"{out.name} executed in {time.perf_counter() - t0:.0f}s: {out}"

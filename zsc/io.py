@@ -19,6 +19,17 @@ import numpy as np
 from .errors import DiskFullError
 
 
+def parse_literal(text: str) -> Any:
+    """A command-line value (`-p KEY VALUE`, `--option KEY VALUE`): a Python/JSON literal where it
+    parses as one (3, 0.5, [1, 2], None), else the text itself."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def config_hash(config: Mapping[str, Any], length: int = 16) -> str:
     """Stable hash of a JSON-able configuration (key order does not matter)."""
     text = json.dumps(config, sort_keys=True, default=str, separators=(",", ":"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParameterError
+from ..io import parse_literal
 
 
 def add_baseline_subcommand(subparsers: Any) -> argparse.ArgumentParser:
@@ -61,15 +62,6 @@ def add_baseline_subcommand(subparsers: Any) -> argparse.ArgumentParser:
     return base
 
 
-def _value(text: str) -> Any:
-    import ast
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 def _list(args: argparse.Namespace) -> int:
     from . import BASELINES
 
@@ -89,7 +81,7 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from . import run_baseline
 
-    options = {k: _value(v) for k, v in args.option or []}
+    options = {k: parse_literal(v) for k, v in args.option or []}
     row = run_baseline(args.baseline, args.dataset, split=args.split, n_samples=args.n_samples,
                        seed=args.seed, train=args.train, options=options, store=args.results)
     seen = row.get("train_images_seen")
