@@ -32,7 +32,7 @@ from typing import Any
 from .. import profiles
 from .._version import __version__
 from ..errors import ZscError
-from ..io import atomic_path, config_hash
+from ..io import atomic_path, config_hash, sha256_file
 from . import notebooks
 
 MANUAL = "zsc notebook"  # `executed_by` of a copy run by hand: the build keeps it (see execute_all)
@@ -128,7 +128,7 @@ def package_hash() -> str:
 
 
 def source_hash(src: Path) -> str:
-    return hashlib.sha256(Path(src).read_bytes()).hexdigest()[:16]
+    return sha256_file(src)[:16]
 
 
 def execution_key(src: Path, parameters: Mapping[str, Any], profile: Mapping[str, Any],
