@@ -151,6 +151,26 @@ def test_corr_label():
     assert analysis.corr_label(0.3, 9, symbol="τ").startswith("τ = 0.30")
 
 
+def test_build_summary_prints_every_correlation_with_interval_and_n():
+    """The introduction's table: a value with its interval and n where 8 pairs stand behind it,
+    "too few pairs" where fewer do, never a bare median."""
+    from zsc.report.build import correlation_summary
+
+    amis = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    rows = [{**_row(f"e{i}", "d", "kmeans", a, family="F"), "silhouette_umap": a / 2,
+             "silhouette_original": 1 - a} for i, a in enumerate(amis)]
+    rows += [{**_row(f"e{i}", "d", "hdbscan", a, family="F"), "silhouette_umap": a,
+              "silhouette_original": a} for i, a in enumerate(amis[:4])]
+    knn = _knn([(f"e{i}", "d", "F", a, 1 - a) for i, a in enumerate(amis)])
+    table = correlation_summary(pd.DataFrame(rows), knn, k=10)
+    by_row = {ln.split(" | ")[0].strip("| "): ln for ln in table if ln.startswith("| ")}
+    assert "AMI vs kNN@10 accuracy" in by_row["clusterer"]
+    km = by_row["K-Means"]
+    assert "ρ = 1.00 [" in km and "ρ = -1.00 [" in km and km.count("n = 8") == 3
+    assert by_row["HDBSCAN"].count("too few pairs (n=4)") == 3
+    assert "median" not in "\n".join(table).lower()
+
+
 def test_spearman_too_few_pairs_is_nan():
     res = pd.DataFrame([_row("e0", "d", "kmeans", 0.1, family="F"), _row("e1", "d", "kmeans", 0.3, family="F")])
     knn = _knn([("e0", "d", "F", 0.5, 0.5), ("e1", "d", "F", 0.6, 0.6)])

@@ -338,3 +338,40 @@ def test_job_key_follows_the_encoders_weights(monkeypatch):
     monkeypatch.setattr(encoders, "get_encoder",
                         lambda name: dataclasses.replace(spec, weights_id="retrained"))
     assert grid.job_key("cluster", params) != before
+
+
+def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
+    """`cluster_seeds`: the same images (seed 0) reduced and clustered with seeds 0, 1, 2; the
+    profile reads the three rows (error bars over seeds) and the image seed's row keeps its key."""
+    from zsc import analysis, profiles
+    from zsc.report import build
+    from zsc.results import run_key
+
+    prof = profiles.load_profile({"encoders": ["pixels"], "datasets": ["digits"],
+                                  "clusterers": ["kmeans"], "n_samples": 150, "knn": False,
+                                  "cluster_seeds": [2, 0, 1], "results_dir": str(tmp_path / "r")})
+    assert prof["cluster_seeds"] == [0, 1, 2]
+    (embed,) = [s for s in profiles.stages(prof)[0] if s["kind"] == "embed"]
+    assert embed["params"]["umap_seeds"] == [0, 1, 2]  # the clustering seeds' UMAPs, embedded once
+    summary = build.compute(prof, progress=False, log=lambda s: None)
+    assert summary["computed"] == 1 + 3  # one embedding, three clusterings
+    res, _ = profiles.load_results(prof)
+    assert sorted(res["seed"]) == [0, 1, 2] and set(res["sample_seed"]) == {0}
+    assert res["embedding_key"].nunique() == 1 and res["run_key"].nunique() == 3
+    assert analysis.n_seeds(res) == 3
+    row0 = res[res["seed"] == 0].iloc[0].to_dict()
+    plain = {k: v for k, v in row0.items() if k != "sample_seed"}  # a row of before the column
+    assert row0["run_key"] == run_key(plain)
+    assert run_key({**plain, "seed": 1, "sample_seed": 0}) != run_key({**plain, "seed": 1})
+    # a profile clustering only with seed 0 reads one of them; another image seed reads none
+    assert len(profiles.load_results({**prof, "cluster_seeds": [0]})[0]) == 1
+    assert profiles.load_results({**prof, "seed": 5, "cluster_seeds": [0, 1, 2]})[0].empty
+
+
+@pytest.mark.parametrize("bad", [[], [0.5], "0,1", [True]])
+def test_profile_rejects_bad_cluster_seeds(bad):
+    from zsc import profiles
+
+    with pytest.raises(InvalidParameterError, match="cluster_seeds must be a non-empty list"):
+        profiles.load_profile({"encoders": ["pixels"], "datasets": ["digits"],
+                               "clusterers": ["kmeans"], "n_samples": 100, "cluster_seeds": bad})

@@ -263,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--profile", default="offline", help="a shipped profile (offline, paper, smoke) or a .yaml path")
     s.add_argument("--no-compute", action="store_true", help="only read the results already there")
     s.add_argument("--no-site", action="store_true", help="execute the chapters, skip jupyter-book")
-    s.add_argument("--jobs", "-j", type=int, default=1, help="local worker processes for the results")
+    s.add_argument("--jobs", "-j", type=int, default=None,
+                   help="local worker processes for the results and the chapters (default: the "
+                   "usable CPU cores, at most 4)")
     s.add_argument("--force", action="store_true",
                    help="execute every chapter and rebuild every page (default: only what changed; "
                    "a chapter run by `zsc notebook` is kept)")

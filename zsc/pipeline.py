@@ -74,6 +74,7 @@ def run(
     split: str | None = None,
     n_samples: int | None = None,
     seed: int = 0,
+    sample_seed: int | None = None,
     reducer: ReducerConfig | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     store: ResultsStore | str | os.PathLike[str] | None = None,
@@ -91,6 +92,8 @@ def run(
     clusterer name to hyper-parameters that override the paper's. `max_memory` (bytes or a size
     such as "64GiB"; None: this machine's memory) is the budget of the O(n²) clusterers (see
     `zsc.cluster`); each row records it and any deviation it forced (column `deviation`).
+    `seed` seeds the reduction and the clusterer, and draws the `n_samples` images unless
+    `sample_seed` is given: several clustering seeds on one subsample (column `sample_seed`).
     """
     budget = memory_budget(max_memory)  # a bad size fails before any work
     enc = get_encoder(encoder)
@@ -100,7 +103,8 @@ def run(
         check_params(name, dict((params or {}).get(name, {})))
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store)
-    emb = embed(encoder, dataset, split, n_samples=n_samples, seed=seed, cache_dir=cache_dir,
+    sample_seed = seed if sample_seed is None else int(sample_seed)
+    emb = embed(encoder, dataset, split, n_samples=n_samples, seed=sample_seed, cache_dir=cache_dir,
                 device=device, weights=weights, progress=progress)
     n_classes = int(len(set(emb.labels.tolist())))
     # the silhouette's UMAP space is the paper's own, with its own seed (extract_silhouette.py)
@@ -114,7 +118,7 @@ def run(
         res = cluster(X, name, n_classes if CLUSTERERS.get(name).uses_n_clusters else None,
                       seed=seed, max_memory=budget, **hp)
         row = _row(emb, enc, ds, red_cfg, X.shape[1], res.params, name, seed, n_samples)
-        row["silhouette_umap_seed"] = SILHOUETTE_UMAP_SEED
+        row.update(sample_seed=sample_seed, silhouette_umap_seed=SILHOUETTE_UMAP_SEED)
         row.update(deviation=res.deviation, max_memory=budget)
         row.update(score_clustering(
             emb.labels, res.labels, spaces={"original": emb.features, "umap": silhouette_space},

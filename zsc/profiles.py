@@ -1,7 +1,9 @@
 """Book profiles: one parameter file names what a build computes and what its chapters read.
 
 A profile (``zsc/resources/profiles/<name>.yaml``, or any ``.yaml`` path) lists encoders,
-datasets, clusterers, sample sizes, seeds and the results folder. From it come the batch stages
+datasets, clusterers, sample sizes, seeds and the results folder. `seed` draws the images (and
+seeds kNN, the reducer sweep and the baselines); `cluster_seeds` (default: `[seed]`) are the
+seeds the main grid reduces and clusters each subsample with, the spread shown as error bars. From it come the batch stages
 that compute its results (`stages`) and the results its chapters read (`load_results`).
 Relative folders are resolved against the book project (`zsc.config.base_dir`).
 """
@@ -43,6 +45,7 @@ def load_profile(name_or_path: str | Mapping[str, Any]) -> dict[str, Any]:
             prof.setdefault("path", str(path.resolve()))  # chapters re-read it from here
     prof.setdefault("profile", stem)
     prof.setdefault("seed", 0)
+    prof["cluster_seeds"] = _seeds(prof.get("cluster_seeds", [prof["seed"]]), prof)
     prof.setdefault("knn_ks", list(DEFAULT_KS))
     prof.setdefault("knn_n_train", prof.get("n_samples"))
     prof.setdefault("results_dir", f"_build/results/{prof['profile']}")
@@ -50,6 +53,20 @@ def load_profile(name_or_path: str | Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         raise InvalidParameterError(f"profile {prof['profile']!r} lacks {', '.join(missing)}")
     return prof
+
+
+def _seeds(value: Any, prof: Mapping[str, Any]) -> list[int]:
+    if (not isinstance(value, list | tuple) or not value
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in value)):
+        raise InvalidParameterError(f"profile {prof.get('profile')!r}: cluster_seeds must be a "
+                                    f"non-empty list of integers, got {value!r}")
+    return sorted(set(value))
+
+
+def seeds_text(profile: Mapping[str, Any]) -> str:
+    """", clustering seeds 0, 1, 2" where the main grid clusters with more than the image seed."""
+    seeds = list(profile.get("cluster_seeds") or [profile["seed"]])
+    return "" if seeds == [profile["seed"]] else ", clustering seeds " + ", ".join(map(str, seeds))
 
 
 def results_paths(profile: Mapping[str, Any]) -> tuple[Path, Path]:
@@ -155,10 +172,11 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
     embed_list += [{"encoder": e, "dataset": d, "split": "train", "n_samples": train[d]}
                    for e, d in knn_pairs]
     out = [
-        {"kind": "embed", "params": {"seed": seed}, "list": embed_list},
-        {"kind": "cluster", "params": {"seed": seed, **({"max_memory": profile["max_memory"]}
-                                                       if profile.get("max_memory") is not None else {})},
-         "product": {"clusterer": list(profile["clusterers"])},
+        {"kind": "embed", "params": {"seed": seed, "umap_seeds": profile["cluster_seeds"]},
+         "list": embed_list},
+        {"kind": "cluster", "params": {"sample_seed": seed, **({"max_memory": profile["max_memory"]}
+                                                              if profile.get("max_memory") is not None else {})},
+         "product": {"clusterer": list(profile["clusterers"]), "seed": profile["cluster_seeds"]},
          "list": [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]},
         {"kind": "knn", "params": {"seed": seed, "ks": ks},
          "list": [{"encoder": e, "dataset": d, "n_samples": test[d], "n_train": train[d]}
@@ -229,8 +247,8 @@ def sweep_stages(profile: Mapping[str, Any], encoders: Sequence[str],
                     n = test[d]
                     own = paper_reducer(c, e, spec.family, spec.method, dataset=d, seed=seed,
                                         shape=None if n is None or spec.dim is None else (n, spec.dim))
-                    if replace(cfg, seed=seed) == own:
-                        continue
+                    if replace(cfg, seed=seed) == own and seed in profile["cluster_seeds"]:
+                        continue  # the main grid's own row
                     red = {k: v for k, v in cfg.key().items() if k != "seed"}
                     jobs.append({"encoder": e, "dataset": d, "n_samples": n, "clusterer": c,
                                  "reducer": red})
@@ -334,7 +352,7 @@ def load_baselines(profile: Mapping[str, Any]) -> pd.DataFrame:
 def load_results(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(clustering rows, kNN rows) of the profile's stores, restricted to the profile's
-    encoders, datasets, clusterers and seed (a store shared by profiles stays correct) and to
+    encoders, datasets, clusterers and seeds (a store shared by profiles stays correct) and to
     rows clustered with the paper's reduction (a reducer sweep's are `load_sweep`'s).
     `rows`: the clustering store as read already."""
     from .results import ResultsStore
@@ -347,11 +365,14 @@ def load_results(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None
         if df.empty:
             return df
         m = df["encoder"].isin(profile["encoders"]) & df["dataset"].isin(profile["datasets"])
-        m &= df["seed"] == int(profile["seed"])
         if clusterers:
+            sample = df["sample_seed"].fillna(df["seed"]) if "sample_seed" in df else df["seed"]
+            m &= df["seed"].isin(profile["cluster_seeds"]) & (sample == int(profile["seed"]))
             m &= df["clusterer"].isin(profile["clusterers"])
             # the paper's reduction only: a reducer sweep's rows (`load_sweep`) share the store
             m &= pd.Series([_is_paper_row(r) for r in df.itertuples()], index=df.index, dtype=bool)
+        else:
+            m &= df["seed"] == int(profile["seed"])
         return df[m].reset_index(drop=True)
 
     return keep(res, True), keep(knn, False)

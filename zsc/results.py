@@ -30,8 +30,15 @@ CONFIG_COLUMNS = (
 
 
 def run_key(cfg: Mapping[str, Any]) -> str:
-    """The identity of a run: hash of its configuration columns (not of its results)."""
-    return config_hash({k: cfg.get(k) for k in CONFIG_COLUMNS}, length=20)
+    """The identity of a run: hash of its configuration columns (not of its results).
+
+    The images are drawn with the run's seed unless `sample_seed` says otherwise (a profile
+    with several clustering seeds on one subsample); only then is it part of the key, so the
+    keys of every other row stay as they were."""
+    key = {k: cfg.get(k) for k in CONFIG_COLUMNS}
+    if cfg.get("sample_seed") is not None and cfg.get("sample_seed") != cfg.get("seed"):
+        key["sample_seed"] = int(cfg["sample_seed"])
+    return config_hash(key, length=20)
 
 
 class ResultsStore:

@@ -24,8 +24,9 @@ class JobKind:
 
 
 def _run_embed(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
-    """Embed one split (cached) and, for the evaluation split, its UMAP-50s: the run seed's (most
-    clusterers' input) and the silhouette's (seed 42, as the paper), once here, not in each job."""
+    """Embed one split (cached) and, for the evaluation split, its UMAP-50s: the run seed's, or
+    those of `umap_seeds` (the clustering seeds: most clusterers' input), and the silhouette's
+    (seed 42, as the paper), once here, not in each job."""
     from ..data import get_dataset
     from ..embed import embed
     from ..reduce import UMAP_PAPER, reduce
@@ -37,7 +38,7 @@ def _run_embed(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]
                 seed=int(p.get("seed", 0)), device=p.get("device"), precision=p.get("precision"),
                 progress=False)
     if p.get("umap", split == default_split):
-        for seed in {int(p.get("seed", 0)), SILHOUETTE_UMAP_SEED}:
+        for seed in {*map(int, p.get("umap_seeds") or [p.get("seed", 0)]), SILHOUETTE_UMAP_SEED}:
             reduce(emb.features, dataclasses.replace(UMAP_PAPER, seed=seed), input_key=emb.key)
     return {"embedding_key": emb.key, "n": len(emb), "from_cache": emb.from_cache}
 
@@ -50,7 +51,8 @@ def _run_cluster(p: dict[str, Any], results: Path, output: Path) -> dict[str, An
     reducer = ReducerConfig(**red) if isinstance(red, Mapping) else (ReducerConfig(red) if red else None)
     params = {p["clusterer"]: p["params"]} if p.get("params") else None
     df = run(p["encoder"], p["dataset"], [p["clusterer"]], split=p.get("split"),
-             n_samples=p.get("n_samples"), seed=int(p.get("seed", 0)), reducer=reducer,
+             n_samples=p.get("n_samples"), seed=int(p.get("seed", 0)),
+             sample_seed=p.get("sample_seed"), reducer=reducer,
              params=params, store=results / "clustering", device=p.get("device"), progress=False,
              max_memory=p.get("max_memory"))
     row = df.iloc[0]
@@ -111,9 +113,9 @@ def _run_notebook(p: dict[str, Any], results: Path, output: Path) -> dict[str, A
 JOB_KINDS: Registry[JobKind] = Registry("job kind")
 for _kind in [
     JobKind("embed", _run_embed, ("encoder", "dataset"),
-            ("split", "n_samples", "seed", "umap", "device", "precision"), device="gpu"),
+            ("split", "n_samples", "seed", "umap", "umap_seeds", "device", "precision"), device="gpu"),
     JobKind("cluster", _run_cluster, ("encoder", "dataset", "clusterer"),
-            ("split", "n_samples", "seed", "reducer", "params", "device", "max_memory"),
+            ("split", "n_samples", "seed", "sample_seed", "reducer", "params", "device", "max_memory"),
             check=_check_cluster),
     JobKind("knn", _run_knn, ("encoder", "dataset"),
             ("n_samples", "n_train", "seed", "ks", "device"), device="gpu"),

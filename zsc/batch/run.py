@@ -148,6 +148,16 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="zsc-parent-watch").start()
 
 
+def default_jobs() -> int:
+    """Local workers when none are named: the usable CPU cores, at most 4 (each worker holds
+    its own models and caches in memory)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
+
+
 def _local_executor(n_jobs: int) -> Any:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor

@@ -174,29 +174,46 @@ def keep_reason(src: Path, state: Mapping[str, Any] | None, key: str) -> str | N
 
 
 def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
-                log: Callable[[str], None] = print, *, force: bool = False) -> list[Path]:
+                log: Callable[[str], None] = print, *, force: bool = False, jobs: int = 1
+                ) -> list[Path]:
     """Execute the chapters whose execution key changed (every chapter with `force`) with the
-    profile into `out_dir` (default `_build/notebooks`); the others keep their copy."""
+    profile into `out_dir` (default `_build/notebooks`); the others keep their copy. `jobs`
+    chapters at a time (each in its own kernel; they share nothing but the results they read)."""
     out_dir = out_dir or project() / "_build" / "notebooks"
     params = profiles.notebook_parameters(profile)
     results = read_results(profile)  # chapters read, they do not compute
     write_summary(profile, out_dir / "_summary.md", results[:2])
     prov = provenance(profile, params, results)
-    outs = []
+    outs, todo = [], []
     for src in notebooks.sources():
         out = out_dir / f"{src.stem}.ipynb"
+        outs.append(out)
         key = execution_key(src, params, profile, prov)
         why = None if force else keep_reason(src, executed_state(out), key)
         if why is not None:
             log(f"[zsc book] kept {out.name}: {why}")
-            outs.append(out)
             continue
-        t0 = time.perf_counter()
-        stamp = {**prov, "execution_key": key, "source_sha": source_hash(src),
-                 "executed_by": "zsc book build"}
-        outs.append(notebooks.execute(src, out, params, stamp))
-        log(f"[zsc book] executed {src.name} in {time.perf_counter() - t0:.0f}s")
+        todo.append((src, out, params, {**prov, "execution_key": key, "source_sha": source_hash(src),
+                                        "executed_by": "zsc book build"}))
+    if jobs > 1 and len(todo) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=mp.get_context("spawn")) as ex:
+            for name, seconds in ex.map(_execute_timed, *zip(*todo, strict=True)):
+                log(f"[zsc book] executed {name} in {seconds:.0f}s")
+    else:
+        for job in todo:
+            name, seconds = _execute_timed(*job)
+            log(f"[zsc book] executed {name} in {seconds:.0f}s")
     return outs
+
+
+def _execute_timed(src: Path, out: Path, params: Mapping[str, Any], stamp: Mapping[str, Any]
+                   ) -> tuple[str, float]:
+    t0 = time.perf_counter()
+    notebooks.execute(src, out, params, stamp)
+    return src.name, time.perf_counter() - t0
 
 
 def execute_one(name: str | os.PathLike[str], parameters: Mapping[str, Any],
@@ -227,7 +244,8 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None
         "",
         f"- Encoders: {', '.join(f'`{e}`' for e in usable) or 'none'}.",
         f"- Datasets: {', '.join(f'`{d}`' for d in profile['datasets'])}; "
-        f"{profile['n_samples'] or 'all'} test images each, seed {profile['seed']}.",
+        f"{profile['n_samples'] or 'all'} test images each, drawn with seed {profile['seed']}"
+        f"{profiles.seeds_text(profile)}.",
         f"- Clusterers: {', '.join(f'`{c}`' for c in profile['clusterers'])}.",
         f"- Results read: {len(res)} clustering rows, {len(knn)} kNN rows.",
     ]
@@ -244,20 +262,36 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None
         lines.append(f"- Best encoder by mean AMI rank over datasets: `{best_enc.index[0]}` "
                      f"(rank {best_enc.iloc[0]:.1f}); best clusterer: {best_clu.index[0]} "
                      f"(rank {best_clu.iloc[0]:.1f}).")
-        sc = analysis.silhouette_correlation(res)
-        if not sc.empty:
-            med = sc.groupby("space")["spearman"].median()
-            lines.append("- Median Spearman correlation of silhouette with AMI over clusterers: "
-                         + ", ".join(f"{k} space {v:.2f}" for k, v in med.items()) + ".")
-        if not knn.empty:
-            corr = analysis.spearman_ami_knn(res, knn, by=None)
-            if not corr.empty and corr["spearman"].notna().any():
-                lines.append(f"- Median Spearman correlation of AMI with kNN accuracy, all "
-                             f"encoders pooled: {corr['spearman'].median():.2f} (the paper's, per "
-                             "backbone: 0.33–0.54).")
+        lines += ["", *correlation_summary(res, knn)]
     lines += ["", "These numbers are this build's, on its small offline datasets and sample "
               "sizes; they are not the paper's and need not agree with them."]
     return "\n".join(lines) + "\n"
+
+
+def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
+    """The build's correlations per clusterer as a small Markdown table, each with its 95 %
+    interval and n (or "too few pairs"): silhouette with AMI in both spaces, AMI with kNN@k
+    over all encoders pooled."""
+    from .. import analysis
+
+    cols: dict[str, dict[str, str]] = {}
+    sc = analysis.silhouette_correlation(res)
+    for r in sc.itertuples():
+        cols.setdefault(f"silhouette ({r.space} space) vs AMI", {})[str(r.clusterer_title)] = (
+            analysis.corr_label(r.spearman, r.n, r.ci_low, r.ci_high))
+    corr = analysis.spearman_ami_knn(res, knn, by=None) if not knn.empty else knn
+    for r in (corr[corr["k"] == k].itertuples() if len(corr) else ()):
+        cols.setdefault(f"AMI vs kNN@{k} accuracy", {})[str(r.clusterer_title)] = (
+            analysis.corr_label(r.spearman, r.n, r.ci_low, r.ci_high))
+    if not cols:
+        return []
+    rows = sorted({c for col in cols.values() for c in col})
+    head = ["clusterer", *cols]
+    return ["Spearman correlations per clusterer over encoder × dataset pairs (95 % interval by "
+            "Fisher z; chapters 6 and 7 show every k and the scatter behind each):", "",
+            "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
+            *("| " + " | ".join([c, *(col.get(c, "–") for col in cols.values())]) + " |"
+              for c in rows)]
 
 
 def write_summary(profile: Mapping[str, Any], path: Path,
@@ -323,10 +357,15 @@ def build_site(log: Callable[[str], None] = print, *, all_pages: bool = False) -
 
 
 def build(profile_name: str = "offline", *, compute_results: bool = True, site: bool = True,
-          jobs: int = 1, force: bool = False, log: Callable[[str], None] = print) -> dict[str, Any]:
+          jobs: int | None = None, force: bool = False, log: Callable[[str], None] = print
+          ) -> dict[str, Any]:
     """Results, chapters, site: the whole book for one profile (`force`: execute every chapter
-    and rebuild every page, whatever the caches say)."""
+    and rebuild every page, whatever the caches say), `jobs` workers at a time (default: the
+    usable CPU cores, at most 4)."""
+    from ..batch.run import default_jobs
+
     t0 = time.perf_counter()
+    jobs = default_jobs() if jobs is None else jobs
     project()  # fail outside a book project before any expensive work
     if site:
         check_jupyter_book()
@@ -335,7 +374,7 @@ def build(profile_name: str = "offline", *, compute_results: bool = True, site: 
     if compute_results:
         summary.update(compute(profile, jobs=jobs, log=log))
     t1 = time.perf_counter()
-    summary["notebooks"] = [str(p) for p in execute_all(profile, log=log, force=force)]
+    summary["notebooks"] = [str(p) for p in execute_all(profile, log=log, force=force, jobs=jobs)]
     log(f"[zsc book] chapters in {time.perf_counter() - t1:.0f}s")
     if site:
         t1 = time.perf_counter()

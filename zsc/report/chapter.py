@@ -24,6 +24,7 @@ from .. import profiles
 
 
 @dataclasses.dataclass
+
 class Chapter:
     profile: dict[str, Any]
     res: pd.DataFrame  # clustering rows
@@ -60,7 +61,7 @@ class Chapter:
 
         p = self.profile
         return Markdown(f"**Figure {number}.** {text} *Profile* `{p['profile']}` "
-                        f"(n_samples={p['n_samples']}, seed={p['seed']}); "
+                        f"(n_samples={p['n_samples']}, seed={p['seed']}{profiles.seeds_text(p)}); "
                         f"*data*: {data or self.data}.")
 
     def figure(self, fig: Any, number: str, text: str, data: str | None = None) -> None:
