@@ -14,6 +14,8 @@ fi
 python3 -m venv .venv
 source .venv/bin/activate
 # torch and torchvision first, as a matching pair (a CPU or CUDA build, whichever pip offers).
-python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-python -m pip install -q -e ".[dev,book,zoo,dask]"
+# --no-compile: Python compiles the modules actually imported, on first use (pip would compile
+# every file of torch's several thousand: ~7 s of a cold setup).
+python -m pip install -q --no-compile "torch==2.14.1" "torchvision==0.29.1"
+python -m pip install -q --no-compile -e ".[dev,book,zoo,dask]"
 python -c "import zsc, torch; print('zsc', zsc.__version__, 'torch', torch.__version__, 'cuda', torch.cuda.is_available())"

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
@@ -60,3 +61,27 @@ def test_umap_is_cached_under_the_embedding_key(embeddings, monkeypatch):
     monkeypatch.setattr(zsc.reduce.Reducer, "fit_transform", lambda *a, **k: 1 / 0)
     again = zsc.recommended(X, n_clusters=5, seed=1, input_key="emb-abc")  # no refit
     np.testing.assert_array_equal(first.reduced, again.reduced)
+
+
+def test_threshold_sweep_is_cached_under_the_embedding_key(embeddings, monkeypatch):
+    """A chapter re-executed after a prose edit reads the sweep's scores back; other labels (or
+    none) are another entry, and a damaged entry is scored again, never trusted."""
+    import zsc.recipe
+    from zsc import config
+
+    X, y = embeddings
+    first = zsc.recommended(X, seed=0, input_key="emb-abc", labels_true=y)
+    blind = zsc.recommended(X, seed=0, input_key="emb-abc")
+    assert "ami" not in blind.sweep  # its own entry, not the one with labels
+    with monkeypatch.context() as mp:
+        mp.setattr(zsc.recipe, "silhouette", lambda *a, **k: 1 / 0)
+        mp.setattr(zsc.recipe, "ami", lambda *a, **k: 1 / 0)
+        again = zsc.recommended(X, seed=0, input_key="emb-abc", labels_true=y)  # not scored again
+    pd.testing.assert_frame_equal(first.sweep, again.sweep)
+    assert again.distance_threshold == first.distance_threshold
+    np.testing.assert_array_equal(again.labels, first.labels)
+    (path, _) = sorted((config.cache_dir() / "recommended").glob("*.npz"), key=lambda p: p.stat().st_mtime)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(UserWarning, match="damaged"):
+        rescored = zsc.recommended(X, seed=0, input_key="emb-abc", labels_true=y)
+    pd.testing.assert_frame_equal(first.sweep, rescored.sweep)

@@ -10,7 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import config
+from ._version import __version__
 from .cluster import Agglomerative, validate_embeddings
+from .io import array_hash, config_hash, load_arrays, save_arrays
 from .metrics import ami, silhouette
 from .reduce import UMAP_PAPER, reduce
 
@@ -55,6 +58,7 @@ def recommended(
     `input_key` (an embedding's cache key) lets the UMAP come from / go to the cache.
     `labels_true`, if given, only adds each candidate's AMI to the sweep, to show how close the
     label-free choice comes to the best one; it never influences the choice.
+    With `input_key`, the sweep's scores are cached too (content-addressed, like the UMAP).
     """
     x = validate_embeddings(embeddings)
     cfg = replace(UMAP_PAPER, n_components=n_components, seed=seed)
@@ -64,14 +68,24 @@ def recommended(
         return RecommendedResult(model.labels_, reduced, model.n_clusters_, None, None)
     model = Agglomerative(n_clusters=2, linkage="ward").fit(reduced)
     sweep = threshold_candidates(model.linkage_matrix_[:, 2], n_candidates, max_clusters)
-    scores = []
-    for t in sweep["distance_threshold"]:
-        labels = model.cut(distance_threshold=t)
-        scores.append(silhouette(reduced, labels, max_samples=silhouette_max_samples, seed=seed).value)
-    sweep["silhouette"] = scores
-    if labels_true is not None:
-        sweep["ami"] = [ami(labels_true, model.cut(distance_threshold=t))
-                        for t in sweep["distance_threshold"]]
+    key = {"input": input_key, "umap": cfg.key(), "thresholds": array_hash(
+        sweep["distance_threshold"].to_numpy()), "silhouette_max_samples": silhouette_max_samples,
+        "labels_true": None if labels_true is None else array_hash(np.asarray(labels_true)),
+        "zsc_version": __version__}
+    path = config.cache_dir() / "recommended" / f"{config_hash(key)}.npz"
+    hit = load_arrays(path) if input_key is not None else None
+    if hit is not None:
+        sweep = sweep.assign(**{c: hit[1][c] for c in ("silhouette", "ami") if c in hit[1]})
+    else:
+        sweep["silhouette"] = [
+            silhouette(reduced, model.cut(distance_threshold=t), max_samples=silhouette_max_samples,
+                       seed=seed).value for t in sweep["distance_threshold"]]
+        if labels_true is not None:
+            sweep["ami"] = [ami(labels_true, model.cut(distance_threshold=t))
+                            for t in sweep["distance_threshold"]]
+        if input_key is not None:
+            save_arrays(path, key, **{c: sweep[c].to_numpy() for c in ("silhouette", "ami")
+                                      if c in sweep})
     best = sweep.loc[sweep["silhouette"].idxmax()]
     labels = model.cut(distance_threshold=float(best["distance_threshold"]))
     return RecommendedResult(labels, reduced, int(labels.max() + 1),
