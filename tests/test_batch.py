@@ -351,6 +351,9 @@ def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
                                   "clusterers": ["kmeans"], "n_samples": 150, "knn": False,
                                   "cluster_seeds": [2, 0, 1], "results_dir": str(tmp_path / "r")})
     assert prof["cluster_seeds"] == [0, 1, 2]
+    # captions: the profile's seeds, or those of a figure's own rows (none: no clustering shown)
+    assert profiles.seeds_text(prof) == ", clustering seeds 0, 1, 2"
+    assert profiles.seeds_text(prof, [0]) == "" and profiles.seeds_text(prof, []) == ""
     (embed,) = [s for s in profiles.stages(prof)[0] if s["kind"] == "embed"]
     assert embed["params"]["umap_seeds"] == [0, 1, 2]  # the clustering seeds' UMAPs, embedded once
     summary = build.compute(prof, progress=False, log=lambda s: None)

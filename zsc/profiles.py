@@ -63,10 +63,13 @@ def _seeds(value: Any, prof: Mapping[str, Any]) -> list[int]:
     return sorted(set(value))
 
 
-def seeds_text(profile: Mapping[str, Any]) -> str:
-    """", clustering seeds 0, 1, 2" where the main grid clusters with more than the image seed."""
-    seeds = list(profile.get("cluster_seeds") or [profile["seed"]])
-    return "" if seeds == [profile["seed"]] else ", clustering seeds " + ", ".join(map(str, seeds))
+def seeds_text(profile: Mapping[str, Any], seeds: Sequence[int] | None = None) -> str:
+    """", clustering seeds 0, 1, 2" where the main grid (or `seeds`: those a figure's rows
+    hold) clusters with more than the image seed."""
+    seeds = list(seeds if seeds is not None else profile.get("cluster_seeds") or [profile["seed"]])
+    if not seeds or seeds == [profile["seed"]]:  # none: the figure shows no clustering
+        return ""
+    return ", clustering seeds " + ", ".join(map(str, seeds))
 
 
 def results_paths(profile: Mapping[str, Any]) -> tuple[Path, Path]:

@@ -277,7 +277,8 @@ def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
     cols: dict[str, dict[str, str]] = {}
     sc = analysis.silhouette_correlation(res)
     for r in sc.itertuples():
-        cols.setdefault(f"silhouette ({r.space} space) vs AMI", {})[str(r.clusterer_title)] = (
+        space = "UMAP" if r.space == "umap" else r.space
+        cols.setdefault(f"silhouette ({space} space) vs AMI", {})[str(r.clusterer_title)] = (
             analysis.corr_label(r.spearman, r.n, r.ci_low, r.ci_high))
     corr = analysis.spearman_ami_knn(res, knn, by=None) if not knn.empty else knn
     for r in (corr[corr["k"] == k].itertuples() if len(corr) else ()):

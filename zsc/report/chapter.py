@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -55,16 +56,19 @@ class Chapter:
     def data(self) -> str:
         return "results store, " + ", ".join(self.profile["datasets"])
 
-    def caption(self, number: str, text: str, data: str | None = None) -> Any:
-        """A figure caption (Markdown) naming the profile, its sample size and seed, the data."""
+    def caption(self, number: str, text: str, data: str | None = None,
+                seeds: Sequence[int] | None = None) -> Any:
+        """A figure caption (Markdown) naming the profile, its sample size and seeds (`seeds`:
+        the clustering seeds of the figure's rows, default the profile's), the data."""
         from IPython.display import Markdown
 
         p = self.profile
         return Markdown(f"**Figure {number}.** {text} *Profile* `{p['profile']}` "
-                        f"(n_samples={p['n_samples']}, seed={p['seed']}{profiles.seeds_text(p)}); "
-                        f"*data*: {data or self.data}.")
+                        f"(n_samples={p['n_samples']}, seed={p['seed']}"
+                        f"{profiles.seeds_text(p, seeds)}); *data*: {data or self.data}.")
 
-    def figure(self, fig: Any, number: str, text: str, data: str | None = None) -> None:
+    def figure(self, fig: Any, number: str, text: str, data: str | None = None,
+               seeds: Sequence[int] | None = None) -> None:
         """Show a figure once (closed after, so the inline backend does not repeat it) and its
         caption under it."""
         import matplotlib.pyplot as plt
@@ -72,7 +76,7 @@ class Chapter:
 
         display(fig)
         plt.close(fig)
-        display(self.caption(number, text, data))
+        display(self.caption(number, text, data, seeds))
 
     @staticmethod
     def reading(text: str) -> None:
