@@ -148,7 +148,7 @@ def smoke(tmp_path_factory):
         mp.setenv("ZSC_OFFLINE", "1")
         prof = profiles.load_profile(str(path))
         summary = book.compute(prof, log=lambda s: None)
-        outs = book.execute_all(prof, out_dir=tmp / "notebooks", log=lambda s: None)
+        outs = book.execute_all(prof, out_dir=tmp / "notebooks", log=lambda s: None, jobs=2)
         again = book.compute(prof, log=lambda s: None)
         kept: list[str] = []
         book.execute_all(prof, out_dir=tmp / "notebooks", log=kept.append)
