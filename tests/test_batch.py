@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from zsc import batch
+from zsc import batch, profiles
 from zsc.cli import main
 from zsc.errors import InvalidParameterError, UnknownNameError
 from zsc.results import ResultsStore
@@ -102,7 +102,8 @@ def test_shipped_grids_expand():
     offline = batch.load_grid("offline")
     kinds = pd.Series([j.kind + ("-sweep" if "reducer" in j.params else "")
                        for j in offline.jobs]).value_counts()
-    assert kinds["cluster"] == 6 * kinds["knn"] and kinds["embed"] == 2 * kinds["knn"]
+    seeds = len(profiles.load_profile("offline")["cluster_seeds"])  # one kNN per pair, any seed
+    assert kinds["cluster"] == 6 * seeds * kinds["knn"] and kinds["embed"] == 2 * kinds["knn"]
     assert kinds["cluster-sweep"] > 0  # chapter 8's reducer sweep
     paper = batch.load_grid("paper")  # no weights or data here: everything listed as not run
     assert "supervised_resnet50" in paper.skipped and "imagenet" in paper.skipped
@@ -274,7 +275,6 @@ def test_paper_grid_clusters_every_dataset_and_knn_where_a_train_split_is(tmp_pa
     encoder's weights taken as present: 26 datasets x every paper encoder x 6 clusterers."""
     from fake_paper_data import make_fake_paper_root
 
-    from zsc import profiles
     from zsc.data import DATASETS, paper_table
     from zsc.encoders.paper import PAPER_ENCODERS
 
@@ -310,7 +310,6 @@ def test_paper_grid_clusters_every_dataset_and_knn_where_a_train_split_is(tmp_pa
 def test_paper_grid_without_train_files_still_clusters(tmp_path, monkeypatch):
     from fake_paper_data import make_fake_paper_root
 
-    from zsc import profiles
 
     make_fake_paper_root(tmp_path / "data", splits=("test",))
     monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path / "data"))
@@ -343,7 +342,7 @@ def test_job_key_follows_the_encoders_weights(monkeypatch):
 def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
     """`cluster_seeds`: the same images (seed 0) reduced and clustered with seeds 0, 1, 2; the
     profile reads the three rows (error bars over seeds) and the image seed's row keeps its key."""
-    from zsc import analysis, profiles
+    from zsc import analysis
     from zsc.report import build
     from zsc.results import run_key
 
@@ -373,8 +372,6 @@ def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
 
 @pytest.mark.parametrize("bad", [[], [0.5], "0,1", [True]])
 def test_profile_rejects_bad_cluster_seeds(bad):
-    from zsc import profiles
-
     with pytest.raises(InvalidParameterError, match="cluster_seeds must be a non-empty list"):
         profiles.load_profile({"encoders": ["pixels"], "datasets": ["digits"],
                                "clusterers": ["kmeans"], "n_samples": 100, "cluster_seeds": bad})
