@@ -353,6 +353,7 @@ def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
     # captions: the profile's seeds, or those of a figure's own rows (none: no clustering shown)
     assert profiles.seeds_text(prof) == ", clustering seeds 0, 1, 2"
     assert profiles.seeds_text(prof, [0]) == "" and profiles.seeds_text(prof, []) == ""
+    assert profiles.seeds_text(prof, [1]) == ", clustering seed 1"
     (embed,) = [s for s in profiles.stages(prof)[0] if s["kind"] == "embed"]
     assert embed["params"]["umap_seeds"] == [0, 1, 2]  # the clustering seeds' UMAPs, embedded once
     summary = build.compute(prof, progress=False, log=lambda s: None)

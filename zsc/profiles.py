@@ -3,8 +3,9 @@
 A profile (``zsc/resources/profiles/<name>.yaml``, or any ``.yaml`` path) lists encoders,
 datasets, clusterers, sample sizes, seeds and the results folder. `seed` draws the images (and
 seeds kNN, the reducer sweep and the baselines); `cluster_seeds` (default: `[seed]`) are the
-seeds the main grid reduces and clusters each subsample with, the spread shown as error bars. From it come the batch stages
-that compute its results (`stages`) and the results its chapters read (`load_results`).
+seeds the main grid reduces and clusters each subsample with, the spread shown as error bars.
+From it come the batch stages that compute its results (`stages`) and the results its
+chapters read (`load_results`).
 Relative folders are resolved against the book project (`zsc.config.base_dir`).
 """
 
@@ -69,7 +70,7 @@ def seeds_text(profile: Mapping[str, Any], seeds: Sequence[int] | None = None) -
     seeds = list(seeds if seeds is not None else profile.get("cluster_seeds") or [profile["seed"]])
     if not seeds or seeds == [profile["seed"]]:  # none: the figure shows no clustering
         return ""
-    return ", clustering seeds " + ", ".join(map(str, seeds))
+    return f", clustering seed{'s' if len(seeds) > 1 else ''} " + ", ".join(map(str, seeds))
 
 
 def results_paths(profile: Mapping[str, Any]) -> tuple[Path, Path]:

@@ -275,14 +275,15 @@ def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
     from .. import analysis
 
     cols: dict[str, dict[str, str]] = {}
+    title = "clusterer_title" if "clusterer_title" in res.columns else "clusterer"
     sc = analysis.silhouette_correlation(res)
     for r in sc.itertuples():
         space = "UMAP" if r.space == "umap" else r.space
-        cols.setdefault(f"silhouette ({space} space) vs AMI", {})[str(r.clusterer_title)] = (
+        cols.setdefault(f"silhouette ({space} space) vs AMI", {})[str(getattr(r, title))] = (
             analysis.corr_label(r.spearman, r.n, r.ci_low, r.ci_high))
     corr = analysis.spearman_ami_knn(res, knn, by=None) if not knn.empty else knn
     for r in (corr[corr["k"] == k].itertuples() if len(corr) else ()):
-        cols.setdefault(f"AMI vs kNN@{k} accuracy", {})[str(r.clusterer_title)] = (
+        cols.setdefault(f"AMI vs kNN@{k} accuracy", {})[str(getattr(r, title))] = (
             analysis.corr_label(r.spearman, r.n, r.ci_low, r.ci_high))
     if not cols:
         return []
