@@ -41,7 +41,7 @@ def fake_book(tmp_path, monkeypatch):
     empty = pd.DataFrame(columns=["encoder", "dataset", "clusterer"])
     monkeypatch.setattr(notebooks, "sources", lambda: sorted(src.glob("*.md")))
     monkeypatch.setattr(notebooks, "execute", execute)
-    monkeypatch.setattr(book, "read_results", lambda profile: (empty, empty, empty))
+    monkeypatch.setattr(book, "read_results", lambda profile: (empty, empty, empty, empty))
     monkeypatch.setattr(book, "write_summary", lambda *a, **k: None)
     prof = profiles.load_profile("smoke")
     out = tmp_path / "out"
@@ -69,6 +69,16 @@ def test_a_changed_profile_or_zsc_executes_every_chapter(fake_book, monkeypatch)
     monkeypatch.setattr(book, "package_hash", lambda: "another zsc")
     fake_book["run"]()
     assert fake_book["calls"][4:] == ["01_one", "02_two"]
+
+
+def test_changed_baseline_rows_execute_every_chapter(fake_book, monkeypatch):
+    """Chapter 9 reads the baselines' store: new baseline rows are new results to show."""
+    fake_book["run"]()
+    empty = pd.DataFrame(columns=["encoder", "dataset", "clusterer"])
+    base = pd.DataFrame([{"encoder": "n2d", "dataset": "digits", "clusterer": "gmm", "ami": 0.8}])
+    monkeypatch.setattr(book, "read_results", lambda profile: (empty, empty, empty, base))
+    fake_book["run"]()
+    assert fake_book["calls"][2:] == ["01_one", "02_two"]
 
 
 def test_an_unreadable_copy_is_executed_again(fake_book):

@@ -83,21 +83,22 @@ def git_commit() -> str:
         return "unknown"
 
 
-def read_results(profile: Mapping[str, Any]) -> tuple[Any, Any, Any]:
-    """(clustering rows, kNN rows, reducer-sweep rows) of a profile, its store read once."""
+def read_results(profile: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
+    """(clustering rows, kNN rows, reducer-sweep rows, baseline rows) of a profile, its
+    clustering store read once."""
     from ..results import ResultsStore
 
     rows = ResultsStore(profiles.results_paths(profile)[0]).read()
     res, knn = profiles.load_results(profile, rows=rows)
-    return res, knn, profiles.load_sweep(profile, rows=rows)
+    return res, knn, profiles.load_sweep(profile, rows=rows), profiles.load_baselines(profile)
 
 
 def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
-               results: tuple[Any, Any, Any] | None = None) -> dict[str, Any]:
+               results: tuple[Any, Any, Any, Any] | None = None) -> dict[str, Any]:
     """What a chapter was built from: versions, commit, parameters, hashes of the rows read."""
     from ..analysis import frame_hash
 
-    res, knn, sweep = results if results is not None else read_results(profile)
+    res, knn, sweep, base = results if results is not None else read_results(profile)
     return {
         "zsc_version": __version__,
         "git_commit": git_commit(),
@@ -109,6 +110,8 @@ def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
         "knn_hash": frame_hash(knn),
         "sweep_rows": int(len(sweep)),
         "sweep_hash": frame_hash(sweep),
+        "baselines_rows": int(len(base)),
+        "baselines_hash": frame_hash(base),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -136,7 +139,7 @@ def execution_key(src: Path, parameters: Mapping[str, Any], profile: Mapping[str
     """What a chapter's executed copy depends on; the same key means the same notebook."""
     return config_hash({
         "source": source_hash(src), "parameters": dict(parameters), "profile": dict(profile),
-        "results": {k: prov[k] for k in ("results_hash", "knn_hash", "sweep_hash")},
+        "results": {k: prov[k] for k in ("results_hash", "knn_hash", "sweep_hash", "baselines_hash")},
         "zsc_version": __version__, "zsc_package": package_hash(),
     })
 
