@@ -87,9 +87,13 @@ def training_splits(dataset: str) -> list[str]:
     return ["all"] if "all" in splits else sorted(splits, key=lambda s: (s != "train", s != "test", s))
 
 
+def _training_parts(dataset: str) -> list[Any]:
+    return [load_dataset(dataset, s) for s in dict.fromkeys(training_splits(dataset))]
+
+
 def training_data(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """(pixels, labels) of every image N2D trains on; the labels only score the curve."""
-    parts = [load_dataset(dataset, s) for s in dict.fromkeys(training_splits(dataset))]
+    parts = _training_parts(dataset)
     x = np.concatenate([pixels(p.images, dataset) for p in parts])
     return x, np.concatenate([p.labels for p in parts])
 
@@ -136,16 +140,13 @@ def encode(encoder: nn.Module, x: np.ndarray, batch_size: int = 4096) -> np.ndar
 
 
 # --------------------------------------------------------------------------- clustering
-def cluster_embedding(h: np.ndarray, n_clusters: int, cfg: N2DConfig, seed: int,
-                      input_key: str | None = None) -> np.ndarray:
+def cluster_embedding(h: np.ndarray, n_clusters: int, cfg: N2DConfig, seed: int) -> np.ndarray:
     """UMAP of the autoencoded embedding to `n_clusters` dims, then the full-covariance GMM."""
     from sklearn.mixture import GaussianMixture
 
-    from ..reduce import ReducerConfig, reduce
+    from ..reduce import reduce
 
-    red = ReducerConfig("umap", int(n_clusters), n_neighbors=cfg.umap_neighbors,
-                        min_dist=cfg.umap_min_dist, metric=cfg.umap_metric, seed=seed)
-    u = reduce(h, red, input_key=input_key).astype(np.float64)
+    u = reduce(h, umap_config(cfg, n_clusters, seed)).astype(np.float64)
     gmm = GaussianMixture(n_components=int(n_clusters), covariance_type=cfg.covariance_type,
                           random_state=seed)
     return gmm.fit(u).predict_proba(u).argmax(axis=1)
@@ -276,9 +277,12 @@ def train(dataset: str, cfg: N2DConfig = N2DConfig(), *, max_minutes: float | No
 # --------------------------------------------------------------------------- weights, runs, card
 @functools.lru_cache(maxsize=8)
 def training_shape(dataset: str) -> tuple[int, int, int]:
-    """(images, features, classes) of N2D's training data, read once per process."""
-    x, y = training_data(dataset)
-    return len(x), int(x.shape[1]), len(np.unique(y))
+    """(images, features, classes) of N2D's training data, read once per process and counted
+    without converting it (`pixels` of one image checks that the images are one array)."""
+    parts = _training_parts(dataset)
+    features = pixels(parts[0].images[:1], dataset).shape[1]
+    labels = np.concatenate([p.labels for p in parts])
+    return len(labels), int(features), len(np.unique(labels))
 
 
 def config_for(dataset: str, epochs: int | None = None) -> N2DConfig:

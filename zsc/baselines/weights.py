@@ -31,8 +31,7 @@ def shipped_paths(baseline: str, dataset: str, folder: Path | None = None) -> tu
 
 def shipped_card(baseline: str, dataset: str) -> dict[str, Any] | None:
     """The card of the weights shipped for this baseline and dataset, if any."""
-    _, card = shipped_paths(baseline, dataset)
-    return json.loads(card.read_text()) if card.is_file() else None
+    return card(f"{baseline}_{dataset}")
 
 
 def card(name: str) -> dict[str, Any] | None:
