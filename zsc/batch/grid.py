@@ -32,7 +32,7 @@ from typing import Any
 from .. import config, profiles, resources
 from .._version import __version__
 from ..errors import InvalidParameterError, ZscError
-from ..io import config_hash, sha256_file
+from ..io import config_hash
 from ..report import notebooks
 from .jobs import JOB_KINDS, JobKind
 
@@ -105,13 +105,9 @@ def job_key(kind: str, params: Mapping[str, Any]) -> str:
                              "data": data}
     if "encoder" in params:  # new weights under an old name (a retrained zoo member) rerun its jobs
         ident["weights"] = _weights_id(str(params["encoder"]))
-    if kind == "notebook":
-        ident["notebook_sha"] = sha256_file(notebooks.resolve(params["notebook"]))[:16]
-    if kind == "baseline":  # new shipped weights (a new release of N2D's) make it a new job
-        from ..baselines.weights import shipped_card
-
-        card = shipped_card(str(params.get("baseline")), str(params.get("dataset"))) or {}
-        ident["shipped_weights"] = card.get("weights_sha256")
+    hook = JOB_KINDS.get(kind).ident
+    if hook is not None:  # what else the kind's result depends on (a notebook's text, ...)
+        ident.update(hook(params))
     return config_hash(ident, length=20)
 
 

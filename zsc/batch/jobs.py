@@ -21,6 +21,8 @@ class JobKind:
     optional: tuple[str, ...] = ()
     device: str = "cpu"  # "gpu": benefits from an accelerator (Dask resource "GPU")
     check: Callable[[Mapping[str, Any]], None] | None = None  # kind-specific names, before running
+    # what else a job's result depends on, beside its parameters (part of its key)
+    ident: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
 
 
 def _run_embed(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
@@ -91,6 +93,14 @@ def _run_baseline(p: dict[str, Any], results: Path, output: Path) -> dict[str, A
             "ami": float(row["ami"]), "acc": float(row["acc"]), "nmi": float(row["nmi"])}
 
 
+def _ident_baseline(p: Mapping[str, Any]) -> dict[str, Any]:
+    """New shipped weights (a new release of N2D's) make it a new job."""
+    from ..baselines.weights import shipped_card
+
+    card = shipped_card(str(p.get("baseline")), str(p.get("dataset"))) or {}
+    return {"shipped_weights": card.get("weights_sha256")}
+
+
 def _check_baseline(p: Mapping[str, Any]) -> None:
     from ..baselines import get_baseline
 
@@ -100,6 +110,13 @@ def _check_baseline(p: Mapping[str, Any]) -> None:
 def notebook_out(p: Mapping[str, Any], output: Path) -> Path:
     """Where a notebook job's executed copy goes: `<output>/notebooks/<chapter>/<slug>.ipynb`."""
     return output / "notebooks" / Path(p["notebook"]).stem / f"{p['slug']}.ipynb"
+
+
+def _ident_notebook(p: Mapping[str, Any]) -> dict[str, Any]:
+    from ..io import sha256_file
+    from ..report import notebooks
+
+    return {"notebook_sha": sha256_file(notebooks.resolve(p["notebook"]))[:16]}
 
 
 def _run_notebook(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
@@ -119,8 +136,9 @@ for _kind in [
             check=_check_cluster),
     JobKind("knn", _run_knn, ("encoder", "dataset"),
             ("n_samples", "n_train", "seed", "ks", "device"), device="gpu"),
-    JobKind("notebook", _run_notebook, ()),
+    JobKind("notebook", _run_notebook, (), ident=_ident_notebook),
     JobKind("baseline", _run_baseline, ("baseline", "dataset"),
-            ("split", "n_samples", "seed", "train", "options"), check=_check_baseline),
+            ("split", "n_samples", "seed", "train", "options"), check=_check_baseline,
+            ident=_ident_baseline),
 ]:
     JOB_KINDS.register(_kind.name, _kind)
