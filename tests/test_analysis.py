@@ -171,6 +171,15 @@ def test_build_summary_prints_every_correlation_with_interval_and_n():
     assert "median" not in "\n".join(table).lower()
 
 
+def test_corr_labels_label_every_row_with_its_own_interval_columns():
+    c = pd.DataFrame({"spearman": [0.4567, 0.9], "kendall": [0.3, 0.8], "n": [20, 7],
+                      "ci_low": [0.0123, 0.1], "ci_high": [0.7456, 0.99],
+                      "kendall_ci_low": [0.01, 0.2], "kendall_ci_high": [0.55, 0.9]}, index=["a", "b"])
+    assert analysis.corr_labels(c).to_dict() == {"a": "ρ = 0.46 [0.01, 0.75], n = 20",
+                                                 "b": "too few pairs (n=7)"}
+    assert analysis.corr_labels(c, "kendall")["a"] == "τ = 0.30 [0.01, 0.55], n = 20"
+
+
 def test_spearman_too_few_pairs_is_nan():
     res = pd.DataFrame([_row("e0", "d", "kmeans", 0.1, family="F"), _row("e1", "d", "kmeans", 0.3, family="F")])
     knn = _knn([("e0", "d", "F", 0.5, 0.5), ("e1", "d", "F", 0.6, 0.6)])

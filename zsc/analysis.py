@@ -215,6 +215,15 @@ def corr_label(r: float, n: int, low: float = float("nan"), high: float = float(
     return f"{symbol} = {r:.2f}{ci}, n = {n}"
 
 
+def corr_labels(corr: pd.DataFrame, kind: str = "spearman") -> pd.Series:
+    """`corr_label` of every row of a correlation frame (`spearman_ami_knn`,
+    `silhouette_correlation`), with the interval columns of `kind`; same index."""
+    prefix = "" if kind == "spearman" else f"{kind}_"
+    symbol = {"spearman": "ρ", "kendall": "τ"}.get(kind, "r")
+    return pd.Series([corr_label(r[kind], int(r["n"]), r[f"{prefix}ci_low"], r[f"{prefix}ci_high"], symbol)
+                      for _, r in corr.iterrows()], index=corr.index, dtype=object)
+
+
 def _with_interval(row: dict[str, object], kind: str = "spearman") -> dict[str, object]:
     lo, hi = fisher_interval(float(row[kind]), int(row["n"]), kind)  # type: ignore[arg-type]
     prefix = "" if kind == "spearman" else f"{kind}_"

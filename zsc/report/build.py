@@ -278,16 +278,16 @@ def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
     from .. import analysis
 
     cols: dict[str, dict[str, str]] = {}
-    title = "clusterer_title" if "clusterer_title" in res.columns else "clusterer"
+    title = analysis._title_col(res)
     sc = analysis.silhouette_correlation(res)
-    for r in sc.itertuples():
-        space = "UMAP" if r.space == "umap" else r.space
-        cols.setdefault(f"silhouette ({space} space) vs AMI", {})[str(getattr(r, title))] = (
-            analysis.corr_label(r.spearman, r.n, r.ci_low, r.ci_high))
+    for space, g in sc.groupby("space", sort=False) if len(sc) else ():
+        name = f"silhouette ({'UMAP' if space == 'umap' else space} space) vs AMI"
+        cols[name] = dict(zip(g[title].astype(str), analysis.corr_labels(g), strict=True))
     corr = analysis.spearman_ami_knn(res, knn, by=None) if not knn.empty else knn
-    for r in (corr[corr["k"] == k].itertuples() if len(corr) else ()):
-        cols.setdefault(f"AMI vs kNN@{k} accuracy", {})[str(getattr(r, title))] = (
-            analysis.corr_label(r.spearman, r.n, r.ci_low, r.ci_high))
+    at_k = corr[corr["k"] == k] if len(corr) else corr
+    if len(at_k):
+        cols[f"AMI vs kNN@{k} accuracy"] = dict(zip(at_k[title].astype(str), analysis.corr_labels(at_k),
+                                                    strict=True))
     if not cols:
         return []
     rows = sorted({c for col in cols.values() for c in col})
