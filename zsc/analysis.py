@@ -245,19 +245,34 @@ def spearman_ami_knn(results: pd.DataFrame, knn: pd.DataFrame, by: str | None = 
     per `by` (backbone family; None pools all encoders as "all"), clusterer and k, as in the
     paper. Long form with `n` pairs and the 95 % interval (`ci_low`, `ci_high`; NaN below
     `MIN_PAIRS`). AMI is averaged over clustering seeds first: a pair counts once."""
-    long = knn_long(knn)[["encoder", "dataset", "k", "knn_acc"]]
     title = _title_col(results)
     if by is None:
         results = results.assign(encoder_family="all")
         by = "encoder_family"
-    res = results[["encoder", "dataset", by, title, "ami"]]
-    res = res.groupby(["encoder", "dataset", by, title], as_index=False)["ami"].mean()
-    m = res.merge(long, on=["encoder", "dataset"], how="inner")
+    m = ami_knn_pairs(results, knn, by)
     rows = []
     for (fam, clu, k), g in m.groupby([by, title, "k"], sort=True):
         rows.append(_with_interval({by: fam, title: clu, "k": int(k),
                                     "spearman": _corr(g["ami"], g["knn_acc"]), "n": len(g)}))
     return pd.DataFrame(rows, columns=[by, title, "k", "spearman", "n", "ci_low", "ci_high"])
+
+
+def ami_knn_pairs(results: pd.DataFrame, knn: pd.DataFrame, by: str = "encoder_family"
+                  ) -> pd.DataFrame:
+    """The points `spearman_ami_knn` correlates: per encoder, dataset, `by` and clusterer, AMI
+    averaged over clustering seeds (a pair counts once) beside its kNN accuracy at each k."""
+    title = _title_col(results)
+    keys = ["encoder", "dataset", by, title]
+    res = results[[*keys, "ami"]].groupby(keys, as_index=False)["ami"].mean()
+    return res.merge(knn_long(knn)[["encoder", "dataset", "k", "knn_acc"]], on=["encoder", "dataset"],
+                     how="inner")
+
+
+def pair_means(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """`cols` per clusterer, encoder and dataset, averaged over clustering seeds: the points a
+    correlation across encoder × dataset pairs is computed on (each pair counts once)."""
+    keys = [_title_col(df), *(k for k in ("encoder", "dataset") if k in df.columns)]
+    return df.groupby(keys, as_index=False)[list(cols)].mean()
 
 
 def spearman_table(corr: pd.DataFrame, by: str = "encoder_family") -> pd.DataFrame:
@@ -281,7 +296,7 @@ def silhouette_correlation(df: pd.DataFrame, spaces: Sequence[str] = ("original"
     cols = [f"silhouette_{s}" for s in spaces if f"silhouette_{s}" in df.columns]
     pair = [k for k in ("encoder", "dataset") if k in df.columns]
     if pair and "seed" in df.columns:
-        df = df.groupby([title, *pair], as_index=False)[[*cols, metric]].mean()
+        df = pair_means(df, [*cols, metric])
     rows = []
     for clu, g in df.groupby(title, sort=True):
         for space in spaces:
