@@ -22,7 +22,6 @@ from zsc.report import notebooks
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = notebooks.sources()
 NAMES = [p.stem for p in SOURCES]
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
 
 def test_every_notebook_is_listed_in_the_toc_once():
@@ -234,9 +233,10 @@ def test_smoke_book_builds_and_pages_render():
         assert "Traceback" not in text, page
     for page in html.glob("_build/notebooks/*.html"):
         assert "<img" in page.read_text(), f"{page.name} has no figure"
+    from pages import CHROMIUM, check_site  # tests/pages.py
+
     if CHROMIUM is None:
         pytest.skip("chromium not installed: pages checked as HTML only, no screenshots")
-    from pages import check_site  # tests/pages.py
 
     shots = ROOT / "_build" / "screenshots"
     found = check_site(html, shots)
