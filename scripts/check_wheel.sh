@@ -13,8 +13,10 @@ for f in resources/paper_datasets.csv resources/grids/smoke.yaml resources/profi
   grep -q "zsc/$f" "$tmp/listing" || { echo "wheel lacks zsc/$f"; exit 1; }
 done
 python3 -m venv "$tmp/venv"
-"$tmp/venv/bin/python" -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-"$tmp/venv/bin/python" -m pip install -q "$wheel"
+# The locked versions (as constraints: the wheel's own ranges decide what is needed, the lock
+# which release of each), so CI installs nothing unlocked; a user's `pip install` takes the newest.
+grep -E '^[A-Za-z0-9]' requirements.lock.txt | sed 's/ *\\$//' > "$tmp/constraints.txt"
+"$tmp/venv/bin/python" -m pip install -q --no-compile -c "$tmp/constraints.txt" "$wheel"
 cd "$tmp"
 export ZSC_HOME="$tmp/home"
 venv/bin/zsc datasets > datasets.txt && head -3 datasets.txt

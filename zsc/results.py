@@ -22,6 +22,7 @@ from . import config
 from ._version import __version__
 from .errors import DataMissingError
 from .io import atomic_path, config_hash
+from .versions import versions
 
 CONFIG_COLUMNS = (
     "encoder", "dataset", "split", "n_samples", "seed", "reducer", "reducer_params",
@@ -55,6 +56,8 @@ class ResultsStore:
                 row[k] = json.dumps(row[k], sort_keys=True, default=str)
         key = run_key(row)
         row.setdefault("zsc_version", __version__)
+        # The software that made the numbers (numpy, scikit-learn, umap-learn, torch, ...).
+        row.setdefault("versions", json.dumps(versions(), sort_keys=True))
         row.setdefault("timestamp", time.strftime("%Y-%m-%dT%H:%M:%S"))
         row["run_key"] = key
         df = pd.DataFrame([row])

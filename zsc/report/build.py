@@ -69,6 +69,9 @@ def compute(profile: Mapping[str, Any], *, jobs: int = 1, progress: bool = True,
 
 
 # --------------------------------------------------------------------------- provenance
+LOCK_FILE = "requirements.lock.txt"  # the locked environment (scripts/lock.sh)
+
+
 def git_commit() -> str:
     """The project's commit, `+dirty` when zsc, notebooks or resources have local changes."""
     try:
@@ -97,10 +100,12 @@ def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
                results: tuple[Any, Any, Any, Any] | None = None) -> dict[str, Any]:
     """What a chapter was built from: versions, commit, parameters, hashes of the rows read."""
     from ..analysis import frame_hash
+    from ..versions import versions
 
     res, knn, sweep, base = results if results is not None else read_results(profile)
     return {
         "zsc_version": __version__,
+        "versions": versions(),
         "git_commit": git_commit(),
         "profile": profile["profile"],
         "parameters": dict(parameters),
@@ -141,6 +146,7 @@ def execution_key(src: Path, parameters: Mapping[str, Any], profile: Mapping[str
         "source": source_hash(src), "parameters": dict(parameters), "profile": dict(profile),
         "results": {k: prov[k] for k in ("results_hash", "knn_hash", "sweep_hash", "baselines_hash")},
         "zsc_version": __version__, "zsc_package": package_hash(),
+        "versions": prov.get("versions"),
     })
 
 
@@ -239,6 +245,7 @@ def execute_one(name: str | os.PathLike[str], parameters: Mapping[str, Any],
 def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None = None) -> str:
     """What this build computed, in a few sentences (for the book's introduction)."""
     from .. import analysis
+    from ..versions import lock_status, versions_text
 
     res, knn = results if results is not None else profiles.load_results(profile)
     usable, skipped = profiles.available_encoders(profile["encoders"])
@@ -251,6 +258,7 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None
         f"{profiles.seeds_text(profile)}.",
         f"- Clusterers: {', '.join(f'`{c}`' for c in profile['clusterers'])}.",
         f"- Results read: {len(res)} clustering rows, {len(knn)} kNN rows.",
+        f"- Software: {versions_text()}; environment: {lock_status(project() / LOCK_FILE)}.",
     ]
     if skipped:
         lines.append(f"- {profiles.skip_note(skipped)}")

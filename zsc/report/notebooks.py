@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import config
 from ..errors import InvalidParameterError, ZscError
+from ..versions import versions_text
 
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
@@ -134,7 +135,9 @@ def stamp(path: Path, prov: Mapping[str, Any] | None) -> None:
         f"Built with zsc {prov['zsc_version']} at commit `{prov['git_commit']}`, profile "
         f"`{prov['profile']}`; results read: {prov['results_rows']} clustering rows "
         f"(hash `{prov['results_hash']}`), {prov['knn_rows']} kNN rows (hash `{prov['knn_hash']}`). "
-        f"Parameters: `{json.dumps(prov['parameters'], sort_keys=True)}`.\n```"
+        f"Parameters: `{json.dumps(prov['parameters'], sort_keys=True)}`."
+        + (f" Software: {versions_text(prov['versions'])}." if prov.get("versions") else "")
+        + "\n```"
     )
     nb.cells.append(nbformat.v4.new_markdown_cell(text, metadata={"tags": ["provenance"]}))
     nbformat.write(nb, path)
