@@ -285,12 +285,17 @@ def test_best_per_and_groups(results):
     assert analysis.ordered_groups(["Far-OOD", "X", "In-domain", None]) == ["In-domain", "Far-OOD", "X"]
 
 
-def test_paper_spearman_selection_drops_clip_and_imagenet_variants():
-    df = pd.DataFrame({"dataset": ["imagenet", "imagenet_r", "cifar10", "cifar10"],
-                       "encoder_method": ["dino", "dino", "clip", "mae"]})
-    kept = analysis.paper_spearman_selection(df)
+def test_paper_selections_drop_what_the_papers_code_drops():
+    df = pd.DataFrame({"dataset": ["imagenet", "imagenet_r", "cifar10", "cifar10", "cifar10"],
+                       "encoder_method": ["dino", "dino", "clip", "mae", "random"]})
+    kept = analysis.paper_selection(df, "ami_knn")
     assert kept.to_dict("records") == [{"dataset": "imagenet", "encoder_method": "dino"},
-                                       {"dataset": "cifar10", "encoder_method": "mae"}]
+                                       {"dataset": "cifar10", "encoder_method": "mae"},
+                                       {"dataset": "cifar10", "encoder_method": "random"}]
+    kept = analysis.paper_selection(df, "silhouette_ami")  # its scatter drops random and CLIP
+    assert kept["encoder_method"].tolist() == ["dino", "dino", "mae"]
+    with pytest.raises(KeyError, match="ami_knn, silhouette_ami"):
+        analysis.paper_selection(df, "nope")
 
 
 def test_spearman_pooled_over_families():

@@ -71,6 +71,31 @@ def test_encode_runs_the_model_in_the_precision_asked_for():
     assert next(model.parameters()).dtype == torch.float16
 
 
+def test_fp16_halves_a_model_as_the_clip_package_does():
+    """As `clip.model.convert_weights` on CUDA: convolutions, linear layers and attention in fp16,
+    normalisation layers in fp32 on an fp32 copy of their input, their output cast back."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(),
+        torch.nn.Linear(4 * 6 * 6, 8), torch.nn.LayerNorm(8), torch.nn.Linear(8, 5)).eval()
+    ln = model[4]
+    seen = []
+    ln.register_forward_hook(lambda m, a, out: seen.append((a[0].dtype, out.dtype)))
+    x = torch.randn(3, 3, 8, 8)
+    with torch.no_grad():
+        ref = model(x)
+        E.half_like_clip(E.half_like_clip(model))  # twice: the hooks are added once
+        out = model(x.half())
+    assert {p.dtype for p in model[0].parameters()} == {torch.float16}
+    assert {p.dtype for p in model[3].parameters()} == {torch.float16}
+    assert {p.dtype for p in ln.parameters()} == {torch.float32}
+    assert model[1].running_var.dtype == torch.float32
+    assert seen == [(torch.float32, torch.float32)] * 2  # fp32 inside LayerNorm (ref run too)
+    assert out.dtype == torch.float16
+    assert len(ln._forward_pre_hooks) == 1
+    np.testing.assert_allclose(out.float().numpy(), ref.numpy(), atol=2e-2)
+
+
 def test_embedding_is_cached_and_a_second_call_does_no_encoder_work(monkeypatch):
     first = E.embed("pixels", "fashion_mnist", n_samples=200, seed=3, progress=False)
     assert not first.from_cache and first.features.shape == (200, 3 * 28 * 28)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,10 +26,46 @@ SUPERVISED_REFERENCE = {
     "ViT-small": "zoo_supervised_vit",
 }
 
-# The paper's AMI-vs-kNN Spearman correlation leaves out the CLIP encoders and four ImageNet
-# variants (its code: analysis/knn_ami_collate.py:41-42); `paper_spearman_selection` does the same.
-PAPER_SPEARMAN_EXCLUDED_METHODS = ("clip",)
-PAPER_SPEARMAN_EXCLUDED_DATASETS = ("imagenet_v2", "imagenet_r", "imagenet_sketch", "imagenet_o")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rows one of the paper's correlations uses, as its analysis code selects them."""
+
+    methods_out: tuple[str, ...]  # encoder methods left out
+    datasets_out: tuple[str, ...]  # datasets left out
+    source: str  # where the paper's code does it (scottclowe/zs-ssl-clustering @ 5cb58bd)
+    says: str  # the rule in words, for the page
+
+    def __call__(self, df: pd.DataFrame) -> pd.DataFrame:
+        keep = pd.Series(True, index=df.index)
+        if "dataset" in df.columns:
+            keep &= ~df["dataset"].isin(self.datasets_out)
+        if "encoder_method" in df.columns:
+            keep &= ~df["encoder_method"].isin(self.methods_out)
+        return df[keep]
+
+
+# One rule per correlation, the paper's: every page that shows the correlation selects through it.
+PAPER_SELECTIONS = {
+    "ami_knn": Selection(("clip",), ("imagenet_v2", "imagenet_r", "imagenet_sketch", "imagenet_o"),
+                         "analysis/knn_ami_collate.py:41-42",
+                         "as the paper's code, without the CLIP encoders and ImageNet-v2, -R, "
+                         "-Sketch and -O"),
+    "silhouette_ami": Selection(("random", "clip"), (),
+                                "analysis/plot_ami_silhouette_scatter_ranked.py:28-32",
+                                "as the paper's code, without the random-init and CLIP encoders "
+                                "(repeated runs count once)"),
+}
+
+
+def paper_selection(df: pd.DataFrame, correlation: str) -> pd.DataFrame:
+    """The rows the paper's `correlation` ("ami_knn" or "silhouette_ami") is computed on."""
+    if correlation not in PAPER_SELECTIONS:
+        raise KeyError(f"unknown correlation {correlation!r}; known: {', '.join(PAPER_SELECTIONS)}")
+    return PAPER_SELECTIONS[correlation](df)
+
+
 PAPER_KS = (1, 10, 20, 100, 200)
 
 
@@ -39,14 +76,6 @@ def paper_spearman_table() -> pd.DataFrame:
     df = pd.read_csv(path("paper_spearman.csv"), comment="#").set_index(["arch", "clusterer_title"])
     df.attrs["source"] = PAPER_SOURCE
     return df
-
-
-def paper_spearman_selection(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows the paper's Spearman(AMI, kNN) uses: no CLIP encoder, no ImageNet-v2/-R/-Sketch/-O."""
-    keep = ~df["dataset"].isin(PAPER_SPEARMAN_EXCLUDED_DATASETS)
-    if "encoder_method" in df.columns:
-        keep &= ~df["encoder_method"].isin(PAPER_SPEARMAN_EXCLUDED_METHODS)
-    return df[keep]
 
 
 # --------------------------------------------------------------------------- helpers

@@ -117,6 +117,36 @@ def check_precision(precision: str) -> None:
         raise InvalidParameterError(
             f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
+
+# Normalisation layers the `clip` package leaves in fp32 when it halves a model
+# (`clip.model.convert_weights` halves only convolutions, linear layers, attention and projections;
+# its LayerNorm casts its input to fp32 and its output back).
+FP32_LAYERS = (torch.nn.LayerNorm, torch.nn.GroupNorm, torch.nn.modules.batchnorm._BatchNorm)
+
+
+def _to_fp32(module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
+    module._zsc_dtype = args[0].dtype  # type: ignore[assignment]
+    return (args[0].float(), *args[1:])
+
+
+def _back(module: torch.nn.Module, args: tuple[Any, ...], out: torch.Tensor) -> torch.Tensor:
+    return out.to(module._zsc_dtype)  # type: ignore[arg-type]
+
+
+def half_like_clip(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` in fp16 as `clip.load()` leaves CLIP on a GPU: every weight halved except the
+    normalisation layers', which stay fp32 and normalise in fp32 (input cast up, output cast back).
+    Halving the whole model instead would compute LayerNorm's statistics in fp16. Idempotent."""
+    model.half()
+    for m in model.modules():
+        if isinstance(m, FP32_LAYERS):
+            m.float()
+            if not getattr(m, "_zsc_fp32_hooks", False):
+                m.register_forward_pre_hook(_to_fp32)
+                m.register_forward_hook(_back)
+                m._zsc_fp32_hooks = True  # type: ignore[assignment]
+    return model
+
 @torch.inference_mode()
 def encode(
     model: torch.nn.Module,
@@ -131,7 +161,7 @@ def encode(
     desc: str = "embedding",
 ) -> np.ndarray:
     """Run `model` over `images` in `precision` ("fp32"; "fp16": model and input in half
-    precision, as the paper's CLIP on a GPU; "bf16": fp32 weights under bfloat16 autocast, an
+    precision with normalisation in fp32, as the paper's CLIP on a GPU (`half_like_clip`); "bf16": fp32 weights under bfloat16 autocast, an
     explicit option only); on CUDA with pinned memory and channels-last. Features come back as
     float32."""
     from tqdm import tqdm  # a text bar everywhere: no widget warning inside the chapters
@@ -147,7 +177,9 @@ def encode(
         ImageDataset(images, pre), batch_size=batch_size, shuffle=False,
         num_workers=num_workers, pin_memory=cuda, persistent_workers=False,
     )
-    model = model.to(device=device, dtype=dtype).eval()
+    model = model.to(device=device, dtype=torch.float32).eval()
+    if precision == "fp16":
+        model = half_like_clip(model)
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     out: list[np.ndarray] = []
@@ -189,6 +221,7 @@ def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | No
     spec = get_encoder(encoder)
     if precision is not None:
         check_precision(precision)
+    precision = precision or spec.precision("cuda" if cuda else "cpu")
     return {
         "encoder": encoder,
         "weights": _weights_fingerprint(weights) if weights else spec.weights_id,
@@ -197,7 +230,9 @@ def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | No
         "n_samples": n_samples,
         "seed": seed if n_samples is not None else None,
         "preprocessing": preprocessing_for(spec, dataset).key(),
-        "precision": precision or spec.precision("cuda" if cuda else "cpu"),
+        "precision": precision,
+        # fp16 embeddings made before normalisation stayed in fp32 (`half_like_clip`) differ
+        **({"fp16_norms": "fp32"} if precision == "fp16" else {}),
         "zsc_version": __version__,
     }
 

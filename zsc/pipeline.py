@@ -107,9 +107,7 @@ def run(
     emb = embed(encoder, dataset, split, n_samples=n_samples, seed=sample_seed, cache_dir=cache_dir,
                 device=device, weights=weights, progress=progress)
     n_classes = int(len(set(emb.labels.tolist())))
-    # the silhouette's UMAP space is the paper's own, with its own seed (extract_silhouette.py)
-    silhouette_space = reduce(emb.features, replace(UMAP_PAPER, seed=SILHOUETTE_UMAP_SEED),
-                              input_key=emb.key, cache_dir=cache_dir)
+    seed42_umap: list[np.ndarray] = []  # made once, only if a run did not cluster on UMAP
     rows = []
     for name in names:
         red_cfg, hp, X, red_seconds = clusterer_input(
@@ -118,10 +116,11 @@ def run(
         res = cluster(X, name, n_classes if CLUSTERERS.get(name).uses_n_clusters else None,
                       seed=seed, max_memory=budget, **hp)
         row = _row(emb, enc, ds, red_cfg, X.shape[1], res.params, name, seed, n_samples)
-        row.update(sample_seed=sample_seed, silhouette_umap_seed=SILHOUETTE_UMAP_SEED)
+        umap_space, umap_seed = silhouette_umap_space(emb, red_cfg, X, seed, seed42_umap, cache_dir)
+        row.update(sample_seed=sample_seed, silhouette_umap_seed=umap_seed)
         row.update(deviation=res.deviation, max_memory=budget)
         row.update(score_clustering(
-            emb.labels, res.labels, spaces={"original": emb.features, "umap": silhouette_space},
+            emb.labels, res.labels, spaces={"original": emb.features, "umap": umap_space},
             hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,
         ))
         row.update(time_embed=emb.seconds, time_reduce=red_seconds, time_cluster=res.seconds)
@@ -130,6 +129,21 @@ def run(
         if on_row:
             on_row(row)
     return pd.DataFrame(rows)
+
+
+def silhouette_umap_space(emb: Embeddings, red: ReducerConfig, X: np.ndarray, seed: int,
+                          made: list[np.ndarray], cache_dir: str | os.PathLike[str] | None
+                          ) -> tuple[np.ndarray, int]:
+    """Where a row's "UMAP" silhouette is measured, as the paper's code does: a run that clustered
+    on UMAP is scored in its own UMAP space, at its own seed (cluster.py's reduced-space
+    silhouette); any other run in the separate seed-42 UMAP-50 (extract_silhouette.py), made once
+    per call of `run` (kept in `made`)."""
+    if red.method == "umap":
+        return X, seed
+    if not made:
+        made.append(reduce(emb.features, replace(UMAP_PAPER, seed=SILHOUETTE_UMAP_SEED),
+                           input_key=emb.key, cache_dir=cache_dir))
+    return made[0], SILHOUETTE_UMAP_SEED
 
 
 def _row(emb: Embeddings, enc: Any, ds: Any, red: ReducerConfig, reduced_dim: int,

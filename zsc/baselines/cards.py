@@ -9,6 +9,12 @@ from typing import Any
 
 CARD_RUNS = (("fashion_mnist", 1000), ("digits", 901), ("fashion_mnist", 10000))  # book sizes + one 10x
 
+# torch's CPU kernels differ by vector width (AVX2, AVX-512), and KingdraCluster's training follows
+# them: the same seed gives another result on another CPU. The card is made with the kernels every
+# x86-64 machine here has, set before torch loads, so any machine can reproduce it.
+CPU_CAPABILITY = "AVX2"
+CAPABILITY_ENV = "ATEN_CPU_CAPABILITY"
+
 
 def write_kingdra_card(folder: str, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
     """KingdraCluster's card (`kingdra.json`): its settings, what is simplified and why, and its
@@ -21,11 +27,15 @@ def write_kingdra_card(folder: str, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[
 
     import torch
 
-    from .._version import __version__
     from ..io import atomic_path
+    from ..versions import versions
     from . import run_baseline
     from .kingdra import NAME, SOURCE, SPEC, KingdraConfig
 
+    have = torch.backends.cpu.get_cpu_capability()
+    if have != CPU_CAPABILITY:
+        raise RuntimeError(f"the card is made with torch's {CPU_CAPABILITY} kernels, this process "
+                           f"uses {have}: run it with {CAPABILITY_ENV}={CPU_CAPABILITY.lower()}")
     torch.set_num_threads(1)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -53,12 +63,12 @@ def write_kingdra_card(folder: str, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[
                "iterations x 10 ladder networks x 5 epochs) is of the order of GPU-hours",
         "input": "flattened pixels in [0, 1] of the images it clusters (labels unused; they only "
                  "annotate the pseudo-labels' precision)",
-        "threads": 1, "device": "cpu",
+        "threads": 1, "device": "cpu", "cpu_capability": have,
         "runs": runs,
         "published": [{"dataset": p.dataset, **p.metrics, "source": p.source} for p in SPEC.published],
-        "command": f"python -c \"from zsc.baselines import cards; "
-                   f"cards.write_kingdra_card('{folder}')\"",
-        "versions": {"zsc": __version__, "torch": torch.__version__},
+        "command": f"{CAPABILITY_ENV}={CPU_CAPABILITY.lower()} python -c \"from zsc.baselines "
+                   f"import cards; cards.write_kingdra_card('{folder}')\"",
+        "versions": versions(),
     }
     path = Path(folder) / f"{NAME}.json"
     with atomic_path(path) as tmp:

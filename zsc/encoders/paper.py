@@ -24,7 +24,8 @@ Preprocessing follows the paper's ``data_transformations.get_transform``: shorte
 
 Precision follows the paper's ``embed.py:224-240``: fp32 for every encoder, except CLIP on a GPU,
 which ran in fp16 because ``clip.load()`` converts the model to fp16 on CUDA
-(``cuda_precision="fp16"``; ``zsc.embed`` runs the model and its input in half precision there).
+(``cuda_precision="fp16"``; ``zsc.embed.half_like_clip`` halves it as ``convert_weights`` does:
+convolutions, linear layers and attention in fp16, normalisation layers left in fp32).
 """
 
 from __future__ import annotations

@@ -282,16 +282,18 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None
 def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
     """The build's correlations per clusterer as a small Markdown table, each with its 95 %
     interval and n (or "too few pairs"): silhouette with AMI in both spaces, AMI with kNN@k
-    over all encoders pooled."""
+    over all encoders pooled, each on the paper's rows (`analysis.paper_selection`), as the
+    chapters."""
     from .. import analysis
 
     cols: dict[str, dict[str, str]] = {}
     title = analysis._title_col(res)
-    sc = analysis.silhouette_correlation(res)
+    sc = analysis.silhouette_correlation(analysis.paper_selection(res, "silhouette_ami"))
     for space, g in sc.groupby("space", sort=False) if len(sc) else ():
         name = f"silhouette ({'UMAP' if space == 'umap' else space} space) vs AMI"
         cols[name] = dict(zip(g[title].astype(str), analysis.corr_labels(g), strict=True))
-    corr = analysis.spearman_ami_knn(res, knn, by=None) if not knn.empty else knn
+    sel = analysis.paper_selection(res, "ami_knn")
+    corr = analysis.spearman_ami_knn(sel, knn, by=None) if not knn.empty else knn
     at_k = corr[corr["k"] == k] if len(corr) else corr
     if len(at_k):
         cols[f"AMI vs kNN@{k} accuracy"] = dict(zip(at_k[title].astype(str), analysis.corr_labels(at_k),
@@ -300,8 +302,10 @@ def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
         return []
     rows = sorted({c for col in cols.values() for c in col})
     head = ["clusterer", *cols]
+    sel_text = "; ".join(f"{w}: {analysis.PAPER_SELECTIONS[k].says}" for k, w in
+                         (("silhouette_ami", "silhouette"), ("ami_knn", "kNN")))
     return ["Spearman correlations per clusterer over encoder × dataset pairs (95 % interval by "
-            "Fisher z; chapters 6 and 7 show every k and the scatter behind each):", "",
+            f"Fisher z; {sel_text}; chapters 6 and 7 show every k and the scatter behind each):", "",
             "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
             *("| " + " | ".join([c, *(col.get(c, "–") for col in cols.values())]) + " |"
               for c in rows)]
