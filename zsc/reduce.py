@@ -258,10 +258,6 @@ def reduce(
     return out
 
 
-def with_seed(cfg: ReducerConfig, seed: int) -> ReducerConfig:
-    return replace(cfg, seed=seed)
-
-
 def fit_to_shape(cfg: ReducerConfig, n_samples: int, n_features: int) -> ReducerConfig:
     """A paper setting applied to a smaller embedding than the paper's: PCA to a fixed size
     larger than the data allows (the paper's 100 dims on a 96-d zoo ViT) keeps all components."""

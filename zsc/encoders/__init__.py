@@ -8,17 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import baseline, paper  # noqa: F401  (registration)
+from . import baseline, package, paper, zoo  # noqa: F401  (registration)
 from .base import ENCODERS, EncoderSpec, Preprocessing
 
 __all__ = ["ENCODERS", "EncoderSpec", "Preprocessing", "get_encoder", "list_encoders", "load_encoder"]
-
-for _optional in ("package", "zoo"):  # tiers that may be absent in a partial checkout
-    try:
-        __import__(f"{__name__}.{_optional}")
-    except ModuleNotFoundError as _err:
-        if _err.name != f"{__name__}.{_optional}":
-            raise
 
 
 def get_encoder(name: str) -> EncoderSpec:

@@ -117,14 +117,6 @@ if {n for n, (_, m) in MEMBER_TABLE.items() if m != "random"} != set(RECIPES) or
     raise RuntimeError("zsc.pretrain.recipes.RECIPES does not match zsc.encoders.zoo.MEMBER_TABLE")
 
 
-def member_kind(name: str) -> str:
-    return MEMBER_TABLE[name][0]
-
-
-def member_method(name: str) -> str:
-    return MEMBER_TABLE[name][1]
-
-
 # the order `zsc zoo train --all` trains members in: the self-supervised ResNets (below target,
 # cheapest to improve) first, the supervised ResNet, the MAE ViT (cheap: it encodes a quarter of
 # the tokens), then the costly ViTs; random twins (evaluation only) at the very end
