@@ -64,6 +64,8 @@ def write_kingdra_card(folder: str, seeds: tuple[int, ...] = (0, 1, 2)) -> dict[
         "input": "flattened pixels in [0, 1] of the images it clusters (labels unused; they only "
                  "annotate the pseudo-labels' precision)",
         "threads": 1, "device": "cpu", "cpu_capability": have,
+        "cost": "train_cpu_seconds is a run's cost; train_seconds is wall time, longer when the "
+                "machine is shared with other work",
         "runs": runs,
         "published": [{"dataset": p.dataset, **p.metrics, "source": p.source} for p in SPEC.published],
         "command": f"{CAPABILITY_ENV}={CPU_CAPABILITY.lower()} python -c \"from zsc.baselines "
