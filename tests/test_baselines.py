@@ -9,9 +9,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from zsc.baselines import BASELINES, cards, kingdra, n2d, run_baseline
+from zsc.baselines import BASELINES, cards, compare, kingdra, n2d, run_baseline
 from zsc.baselines import weights as wts
 from zsc.cli import main
 from zsc.errors import UnknownNameError, WeightsUnavailableError
@@ -257,3 +258,25 @@ def test_kingdra_card_is_reproduced_on_digits():
     assert row["acc"] == pytest.approx(ref["acc"], abs=1e-3)
     assert row["ami"] == pytest.approx(ref["ami"], abs=1e-3)
     assert card["config"]["hidden"] == list(kingdra.KingdraConfig().hidden)
+
+
+def test_scores_long_adds_theirs_and_our_card_where_published():
+    t = pd.DataFrame({"dataset": ["fashion_mnist", "fashion_mnist"], "method": ["a", "n2d"],
+                      "kind": [compare.ZERO_SHOT, compare.TRAINED], "ami": [0.5, 0.6],
+                      "nmi": [0.5, np.nan], "acc": [0.4, 0.7]})
+    card = {"final": {"ami": 0.62, "nmi": 0.66, "acc": 0.65}}
+    long = compare.scores_long(t, ["fashion_mnist"], {"fashion_mnist": card})
+    assert len(long[long["kind"] == compare.ZERO_SHOT]) == 3
+    assert len(long[long["kind"] == compare.TRAINED]) == 2  # the NaN NMI is dropped
+    theirs = long[long["method"].str.endswith("(published, theirs)")]
+    assert len(theirs) and (theirs["dataset"] == "fashion_mnist").all()
+    assert long.loc[long["method"] == "n2d (ours, all images)", "value"].tolist() == [0.62, 0.66, 0.65]
+    assert compare.scores_long(t, ["digits"], {"digits": card})["kind"].nunique() == 2
+
+
+def test_seed_spread_of_a_card():
+    runs = pd.DataFrame({"dataset": "d", "n_samples": 10, "seed": [0, 1, 2], "acc": [0.5, 0.7, 0.6],
+                         "nmi": 0.5, "ami": 0.4, "pseudo_label_precision": 0.9,
+                         "train_cpu_seconds": [1.0, 2.0, 3.0]})
+    s = compare.seed_spread(runs).loc[("d", 10)]
+    assert (s["seeds"], s["acc_min"], s["acc_max"], s["cpu_s"]) == (3, 0.5, 0.7, 2.0)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 
 from zsc import analysis
@@ -137,3 +137,33 @@ def test_rank_plot_and_empty():
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == list(
         analysis.mean_rank(analysis.rank_per_dataset(res, by="clusterer")).index)
     assert isinstance(figures.empty("nothing"), Figure)
+
+
+def test_reducer_figures_annotate_every_cell_and_panel():
+    """Chapter 8's figures: both heatmaps annotate every cell; one panel per encoder."""
+    table = pd.DataFrame([[0.7, 0.6], [0.5, 0.8]], index=["K-Means", "HDBSCAN"], columns=["none", "umap"])
+    share = pd.DataFrame([[0.0, 1.0], [0.25, 0.75]], index=table.index, columns=table.columns)
+    fig = figures.reducer_heatmaps(table, share, 14)
+    left, right = fig.axes[:2]
+    assert [t.get_text() for t in left.texts] == ["0.70", "0.60", "0.50", "0.80"]
+    assert [t.get_text() for t in right.texts] == ["0%", "100%", "25%", "75%"]
+    assert "14 encoders" in right.get_title()
+    per_enc = pd.DataFrame([{"encoder": e, "clusterer_title": c, "sweep_reducer": r, "ami": 0.5}
+                            for e in ("a", "b", "c", "d") for c in ("K-Means", "HDBSCAN")
+                            for r in ("none", "umap")])
+    fig = figures.reducer_lines(per_enc, ["none", "umap"])
+    assert sorted(ax.get_title() for ax in fig.axes if ax.get_title()) == ["a", "b", "c", "d"]
+    assert fig.get_size_inches()[1] == pytest.approx(6.4)  # two rows of panels
+
+
+def test_learning_curve_marks_theirs_and_the_other_seeds():
+    card = {"curve": [{"epoch": e, "acc": 0.5 + e / 1000, "nmi": 0.6} for e in (1, 10, 100)],
+            "final_other_seeds": [{"acc": 0.55, "nmi": 0.61}, {"acc": 0.56, "nmi": 0.62}],
+            "published": {"acc": 0.672, "nmi": 0.684}, "epochs": 100,
+            "training": {"n_train": 70000}}
+    ax = figures.learning_curve(card).axes[0]
+    dashed = [ln.get_ydata()[0] for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert sorted(dashed) == [0.672, 0.684]
+    crosses = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert sum(len(c.get_offsets()) for c in crosses) == 4  # 2 seeds x 2 metrics
+    assert ax.get_xscale() == "log" and "70,000" in ax.get_ylabel()

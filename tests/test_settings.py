@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 from importlib import resources
 
+import numpy as np
 import pytest
 
+from zsc import settings as S
 from zsc.cluster import CLUSTERERS, make_clusterer
 from zsc.encoders import ENCODERS, get_encoder
 from zsc.settings import PAPER_SEED, SILHOUETTE_UMAP_SEED, paper_setting, paper_settings
@@ -186,3 +188,14 @@ def test_pipeline_passes_the_dataset(monkeypatch):
         "params": hp, "seconds": 0.0, "labels": np.zeros(len(X), int), "deviation": ""})())
     P.run("pixels", "celeba", ["hdbscan"], store=None, progress=False)
     assert asked == ["celeba"]
+
+
+def test_paper_reducer_share_counts_the_papers_final_settings():
+    """Chapter 8's right panel: per clusterer, the share of encoders whose final setting reduces
+    with each method, read from the settings file through `paper_settings`."""
+    encoders = ["pixels", "dino_vitb16", "supervised_resnet50"]
+    share = S.paper_reducer_share(encoders, ["none", "pca", "umap", "pacmap"])
+    assert list(share.columns) == ["none", "pca", "umap", "pacmap"]
+    assert np.allclose(share.sum(axis=1), 1.0) and (share["pacmap"] == 0).all()
+    expected = sum(S.paper_settings("kmeans", e)[0].method == "umap" for e in encoders) / 3
+    assert share.loc["K-Means", "umap"] == pytest.approx(expected)

@@ -21,10 +21,13 @@ lazily), so `zsc.cluster` can re-export it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+import pandas as pd
 
 from .errors import InvalidParameterError
 from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape
@@ -185,6 +188,18 @@ def paper_settings(clusterer: str, encoder: str, family: str | None = None,
 def paper_table(dataset: str | None = None) -> dict[str, dict[str, PaperSetting]]:
     """Every clusterer × paper encoder (zsc names) setting."""
     return {c: {e: paper_setting(c, e, dataset=dataset) for e in PAPER_ENCODER} for c in PAPER_CLUSTERER}
+
+
+def paper_reducer_share(encoders: Sequence[str], reducers: Sequence[str]) -> pd.DataFrame:
+    """Per clusterer (title), the share of `encoders` whose final paper setting reduces with each
+    of `reducers` (rows sum to 1 over the reducers the paper used)."""
+    from .cluster import CLUSTERERS
+
+    chosen = pd.DataFrame([{"clusterer_title": CLUSTERERS.get(c).title, "reducer": s.reducer.method}
+                           for c, by_enc in paper_table().items()
+                           for e, s in by_enc.items() if e in encoders])
+    return (pd.crosstab(chosen["clusterer_title"], chosen["reducer"], normalize="index")
+            .reindex(columns=list(reducers), fill_value=0.0))
 
 
 # One setting per reducer, as the paper's cluster.py ran each when reducers were compared (its

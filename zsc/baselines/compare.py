@@ -89,3 +89,35 @@ def gaps(t: pd.DataFrame, metric: str = "ami") -> pd.DataFrame:
                          "encoders_below": int((z[metric] < r[metric]).sum()),
                          "encoders": len(z)})
     return pd.DataFrame(rows)
+
+
+def scores_long(t: pd.DataFrame, datasets: Sequence[str],
+                n2d_cards: dict[str, dict] | None = None) -> pd.DataFrame:
+    """`table`'s scores in long form (dataset, method, kind, metric, value), with the published
+    numbers (theirs) of the baselines' papers for these datasets and, where a shipped N2D card
+    covers one of them, ours with the published protocol (all images)."""
+    long = t.melt(id_vars=["dataset", "method", "kind"], value_vars=list(METRICS),
+                  var_name="metric", value_name="value").dropna(subset=["value"])
+    pub = published()
+    theirs = pub[pub["zsc_dataset"].isin(datasets)]
+    parts = [long, pd.DataFrame({"dataset": theirs["zsc_dataset"],
+                                 "method": theirs["method"] + " (published, theirs)",
+                                 "kind": "published: all images (theirs)",
+                                 "metric": theirs["metric"], "value": theirs["value"]})]
+    for ds, card in (n2d_cards or {}).items():
+        if card and card.get("final") and ds in set(theirs["zsc_dataset"]):
+            parts.append(pd.DataFrame({"dataset": ds, "method": "n2d (ours, all images)",
+                                       "kind": "ours: all images (the card)",
+                                       "metric": list(METRICS),
+                                       "value": [card["final"][m] for m in METRICS]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def seed_spread(runs: pd.DataFrame) -> pd.DataFrame:
+    """A baseline card's runs summarised per dataset and size: seeds, ACC mean / min / max, NMI
+    and AMI means, pseudo-label precision and CPU seconds per run."""
+    return (runs.groupby(["dataset", "n_samples"], sort=False)
+            .agg(seeds=("seed", "count"), acc_mean=("acc", "mean"), acc_min=("acc", "min"),
+                 acc_max=("acc", "max"), nmi_mean=("nmi", "mean"), ami_mean=("ami", "mean"),
+                 precision=("pseudo_label_precision", "mean"),
+                 cpu_s=("train_cpu_seconds", "mean")).round(3))

@@ -392,3 +392,63 @@ def cut_choice(picks: pd.DataFrame, sweep: pd.DataFrame, show: tuple[str, str]) 
     ax.set_title(f"{show[0]} on {show[1]}", fontsize=FONT)
     ax.legend(fontsize=FONT - 0.5)
     return fig
+
+
+def reducer_heatmaps(table: pd.DataFrame, paper_share: pd.DataFrame, n_paper_encoders: int
+                     ) -> Figure:
+    """Chapter 8: this build's mean AMI per clusterer × reduction beside the paper's choice of
+    reduction (the share of its encoders whose final setting uses each)."""
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.4), sharey=True)
+    kw = {"annot": True, "vmin": 0, "vmax": 1, "cbar": False, "linewidths": 0.5,
+          "annot_kws": {"size": FONT + 0.5}}
+    sns.heatmap(table, fmt=".2f", cmap="viridis", ax=axes[0], **kw)
+    axes[0].set(title="This build: mean AMI", xlabel="reduction", ylabel="")
+    sns.heatmap(paper_share, fmt=".0%", cmap="Greys", ax=axes[1], **kw)
+    axes[1].set(title=f"The paper's final settings:\nshare of its {n_paper_encoders} encoders",
+                xlabel="reduction", ylabel="")
+    fig.tight_layout()
+    return fig
+
+
+def reducer_lines(per_enc: pd.DataFrame, order: Sequence[str], col_wrap: int = 3) -> Figure:
+    """Chapter 8: AMI per reduction, one panel per encoder, one line per clusterer."""
+    g = sns.catplot(data=per_enc, x="sweep_reducer", y="ami", hue="clusterer_title", col="encoder",
+                    kind="point", order=list(order), height=2.9, aspect=0.75, markersize=5,
+                    linewidth=1.2, col_wrap=col_wrap)
+    g.set_axis_labels("reduction", "AMI (mean over datasets)")
+    g.tick_params(axis="x", labelrotation=30)
+    g.set_titles("{col_name}")
+    g.legend.set_title("clusterer")
+    g.figure.set_size_inches(WIDTH, 3.2 * math.ceil(per_enc["encoder"].nunique() / col_wrap))
+    return g.figure
+
+
+def baseline_bars(long: pd.DataFrame, metrics: Sequence[str]) -> Figure:
+    """Chapter 9: AMI, NMI and ACC of every method on each dataset, coloured by kind (zero-shot,
+    trained on the target, published numbers: theirs)."""
+    n_methods, n_datasets = long["method"].nunique(), long["dataset"].nunique()
+    g = sns.catplot(data=long, y="method", x="value", hue="kind", col="metric", row="dataset",
+                    kind="bar", dodge=False, sharey=False, height=2.4 + 0.16 * n_methods,
+                    aspect=0.9, palette="Set2", col_order=list(metrics))
+    g.set_titles("{row_name} · {col_name}")
+    g.set(xlim=(0, 1), ylabel="")
+    sns.move_legend(g, "lower center", bbox_to_anchor=(0.45, 0), ncol=2, title=None, frameon=False)
+    g.figure.set_size_inches(WIDTH, 0.5 + (1.2 + 0.2 * n_methods) * n_datasets)
+    g.figure.tight_layout(rect=(0, 0.08, 1, 1))
+    return g.figure
+
+
+def learning_curve(card: Mapping[str, Any], metrics: Sequence[str] = ("acc", "nmi")) -> Figure:
+    """Chapter 9: N2D's scores against its pretraining epochs (log scale), from its card, with the
+    final encoder's other seeds (crosses) and the published numbers (dashed: theirs)."""
+    curve = pd.DataFrame(card["curve"]).melt(id_vars=["epoch"], value_vars=list(metrics),
+                                             var_name="metric", value_name="value")
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
+    sns.lineplot(data=curve, x="epoch", y="value", hue="metric", marker="o", ax=ax)
+    others = card.get("final_other_seeds") or []
+    for m, c in zip(metrics, sns.color_palette()[:len(metrics)], strict=True):
+        ax.axhline(card["published"][m], color=c, ls="--", lw=1)
+        ax.scatter([card["epochs"]] * len(others), [p[m] for p in others], color=c, marker="x")
+    ax.set_xscale("log")
+    ax.set_ylabel(f"score on all {card['training']['n_train']:,} images")
+    return fig
