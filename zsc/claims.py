@@ -1,0 +1,354 @@
+"""The paper's claims and this build's verdict on each, computed from the results, never typed.
+
+The claims are data (``zsc/resources/claims.yaml``): what the paper says and where, the analysis
+that tests it, the statistic, a decision rule on an interval and the profiles it is meant for.
+`verdicts(evidence)` runs each claim's analysis on the results frames and decides:
+
+- **reproduced** / **contradicted**: the 95 % interval lies wholly on one side of the rule;
+- **inconclusive**: the interval straddles the rule's threshold (the data do not decide);
+- **not testable**: the rows the analysis needs are not in this profile's results.
+
+The interval is a seeded bootstrap over encoder × dataset pairs (each pair's values averaged over
+clustering seeds first), so it carries the spread between encoders and datasets, not only the
+clustering seeds'. Like `zsc.analysis`, nothing here reads files except the shipped registry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import analysis
+
+VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable")
+SSL_METHODS = ("mocov3", "dino", "vicreg", "mae", "clip")
+N_BOOT = 500
+LEVEL = 0.95
+UNIT = ["encoder", "dataset"]  # what the bootstrap resamples
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """The frames the analyses read: clustering rows (`ResultsStore` / `profiles.load_results`),
+    kNN rows, the reducer sweep's rows (`profiles.load_sweep`) and the silhouette cut choices
+    (`recipe.choice_vs_best` per encoder × dataset); any may be empty."""
+
+    res: pd.DataFrame
+    knn: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    sweep: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    cuts: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    id: str
+    claim: str
+    where: str
+    analysis: str
+    statistic: str
+    rule: dict[str, Any]
+    profiles: tuple[str, ...]
+    chapter: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    claim: Claim
+    verdict: str
+    value: float = float("nan")
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    n: int = 0  # encoder × dataset pairs behind the value
+    reason: str = ""  # why not testable, or what the value is
+
+    @property
+    def interval(self) -> str:
+        """The value with its interval, as the book prints it ("–" when not testable)."""
+        if not np.isfinite(self.value):
+            return "–"
+        ci = (f" [{self.ci_low:.2f}, {self.ci_high:.2f}]"
+              if np.isfinite(self.ci_low) and np.isfinite(self.ci_high) else "")
+        return f"{self.value:.2f}{ci}, n = {self.n}"
+
+    def markdown(self) -> str:
+        """One paragraph: the claim as the paper's, then this build's verdict and its evidence."""
+        c = self.claim
+        head = f"**The paper's claim** ({c.where}): {c.claim}"
+        if self.verdict == "not testable":
+            return f"{head}\n\n**Verdict in this build: not testable here** — {self.reason}"
+        return (f"{head}\n\n**Verdict in this build: {self.verdict}** — {c.statistic}: "
+                f"{self.interval} (95 % bootstrap interval over encoder × dataset pairs; rule: "
+                f"{rule_text(c.rule)}).")
+
+
+# --------------------------------------------------------------------------- the registry
+@cache
+def claims() -> tuple[Claim, ...]:
+    """The shipped registry of the paper's claims, in the book's order."""
+    import yaml
+
+    from .resources import path
+
+    rows = yaml.safe_load(path("claims.yaml").read_text())
+    return tuple(Claim(**{**r, "profiles": tuple(r["profiles"]), "params": r.get("params") or {}})
+                 for r in rows)
+
+
+def get_claim(claim_id: str) -> Claim:
+    by_id = {c.id: c for c in claims()}
+    if claim_id not in by_id:
+        raise KeyError(f"unknown claim {claim_id!r}; known: {', '.join(by_id)}")
+    return by_id[claim_id]
+
+
+# --------------------------------------------------------------------------- decision rules
+def _greater(low: float, high: float, t: float) -> str:
+    return "reproduced" if low > t else "contradicted" if high < t else "inconclusive"
+
+
+def _less(low: float, high: float, t: float) -> str:
+    return "reproduced" if high < t else "contradicted" if low > t else "inconclusive"
+
+
+def _between(low: float, high: float, t: list[float]) -> str:
+    a, b = t
+    if a <= low and high <= b:
+        return "reproduced"
+    return "contradicted" if high < a or low > b else "inconclusive"
+
+
+RULES: dict[str, Callable[[float, float, Any], str]] = {
+    "greater_than": _greater, "less_than": _less, "between": _between}
+RULE_TEXT: dict[str, Callable[[Any], str]] = {
+    "greater_than": lambda t: f"reproduced if the interval lies above {t:g}",
+    "less_than": lambda t: f"reproduced if the interval lies below {t:g}",
+    "between": lambda t: f"reproduced if the interval lies within [{t[0]:g}, {t[1]:g}]",
+}
+
+
+def rule_text(rule: Mapping[str, Any]) -> str:
+    ((kind, arg),) = rule.items()
+    return RULE_TEXT[kind](arg)
+
+
+def decide(rule: Mapping[str, Any], low: float, high: float) -> str:
+    """The verdict of an interval under a rule (inconclusive when the interval is undefined)."""
+    ((kind, arg),) = rule.items()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return "inconclusive"
+    return RULES[kind](low, high, arg)
+
+
+# --------------------------------------------------------------------------- analyses
+# Each analysis: `prepare(evidence, params)` gives unit-level rows (one per encoder × dataset
+# pair and whatever else the statistic needs; averaged over clustering seeds) or a string saying
+# why the claim cannot be tested; `statistic(rows, params)` reduces them to one number. The
+# bootstrap resamples the pairs and recomputes the statistic.
+Prepared = pd.DataFrame | str
+
+
+def _ssl_delta(ev: Evidence, fine_tuned: str | None) -> Prepared:
+    res = ev.res
+    if res.empty or "encoder_method" not in res:
+        return "no clustering rows"
+    d = analysis.delta_ami(res)
+    tuned = d["encoder"].astype(str).str.contains(fine_tuned) if fine_tuned else False
+    d = d[d["encoder_method"].isin(SSL_METHODS) & (tuned if fine_tuned else ~tuned)]
+    if d.empty:
+        return ("no fine-tuned encoder with its supervised reference in this profile" if fine_tuned
+                else "no self-supervised encoder with its supervised reference in this profile")
+    d = d.assign(group=d[analysis.group_column(d)])
+    return d.groupby([*UNIT, "group"], as_index=False)["delta_ami"].mean()
+
+
+def _prep_delta_group(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    d = _ssl_delta(ev, None)
+    if isinstance(d, str):
+        return d
+    d = d[d["group"] == p["group"]]
+    return d if len(d) else f"no {p['group']} dataset in this profile"
+
+
+def _stat_delta_group(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    return float(d["delta_ami"].mean())
+
+
+def _prep_finetuned(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    d = _ssl_delta(ev, p["fine_tuned"])
+    if isinstance(d, str):
+        return d
+    d = d[d["group"].isin(["In-domain", "Far-OOD"])]
+    return d if d["group"].nunique() == 2 else "fine-tuned rows lack an in-domain or far-OOD dataset"
+
+
+def _stat_finetuned(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    g = d.groupby("group")["delta_ami"].mean()
+    return float(g.get("In-domain", np.nan) - g.get("Far-OOD", np.nan))
+
+
+def _prep_umap_gain(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    s = ev.sweep
+    if s.empty or not {"umap", "none"} <= set(s["sweep_reducer"]):
+        return "no reducer sweep with UMAP and no reduction in this profile"
+    title = analysis._title_col(s)
+    m = s.groupby([*UNIT, title, "sweep_reducer"])["ami"].mean().unstack("sweep_reducer")
+    gain = (m["umap"] - m["none"]).dropna().rename("gain").reset_index()
+    gain = gain.rename(columns={title: "clusterer_title"})
+    return gain[~gain["clusterer_title"].isin(p.get("except", []))]
+
+
+def _stat_umap_gain(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    return float(d.groupby("clusterer_title")["gain"].mean().min())
+
+
+def _prep_margin(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    res = ev.res
+    if res.empty:
+        return "no clustering rows"
+    title = analysis._title_col(res)
+    m = res.groupby([*UNIT, title], as_index=False)["ami"].mean()
+    m = m.rename(columns={title: "clusterer_title"})
+    if p["clusterer"] not in set(m["clusterer_title"]) or m["clusterer_title"].nunique() < 2:
+        return f"{p['clusterer']} and another clusterer are not both in this profile"
+    return m
+
+
+def _stat_margin(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    means = d.groupby("clusterer_title")["ami"].mean()
+    return float(means[p["clusterer"]] - means.drop(p["clusterer"]).max())
+
+
+def _median_spearman(d: pd.DataFrame, x: str, y: str) -> float:
+    rho = [analysis._corr(g[x], g[y]) for _, g in d.groupby("clusterer_title")
+           if len(g) >= analysis.MIN_PAIRS]
+    rho = [r for r in rho if np.isfinite(r)]
+    return float(np.median(rho)) if rho else float("nan")
+
+
+def _enough_pairs(d: pd.DataFrame) -> Prepared:
+    n = int(d.groupby("clusterer_title").size().max()) if len(d) else 0
+    return d if n >= analysis.MIN_PAIRS else f"too few encoder × dataset pairs ({n}) for a correlation"
+
+
+def _prep_knn(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    if ev.res.empty or ev.knn.empty:
+        return "no kNN rows in this profile"
+    sel = analysis.paper_spearman_selection(ev.res)
+    pairs = analysis.ami_knn_pairs(sel, ev.knn)
+    pairs = pairs[pairs["k"] == p["k"]].rename(columns={analysis._title_col(sel): "clusterer_title"})
+    return _enough_pairs(pairs)
+
+
+def _stat_knn(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    return _median_spearman(d, "ami", "knn_acc")
+
+
+def _prep_silhouette(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    col = f"silhouette_{p['space']}"
+    if ev.res.empty or col not in ev.res:
+        return f"no {col} column in the results"
+    pairs = analysis.pair_means(ev.res, [col, "ami"])
+    return _enough_pairs(pairs.rename(columns={analysis._title_col(ev.res): "clusterer_title"}))
+
+
+def _stat_silhouette(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    return _median_spearman(d, f"silhouette_{p['space']}", "ami")
+
+
+def _prep_cuts(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    if ev.cuts.empty:
+        return "no silhouette cut choices were computed (chapter 7 computes them)"
+    return ev.cuts[[*UNIT, "ami_gap"]]
+
+
+def _stat_cuts(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    return float(d["ami_gap"].median())
+
+
+def _prep_levels(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
+    lv = analysis.level_table(ev.res) if not ev.res.empty else pd.DataFrame()
+    if lv.empty or lv.groupby("dataset")["level"].nunique().max() < 2:
+        return "no dataset with two taxonomy levels in this profile"
+    lv = lv[lv.groupby("dataset")["level"].transform("nunique") >= 2]
+    first = lv.loc[lv.groupby(UNIT)["depth"].idxmin()].set_index(UNIT)["ami"]
+    last = lv.loc[lv.groupby(UNIT)["depth"].idxmax()].set_index(UNIT)["ami"]
+    return (last - first).rename("gain").reset_index()
+
+
+def _stat_levels(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
+    return float(d["gain"].mean())
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    prepare: Callable[[Evidence, Mapping[str, Any]], Prepared]
+    statistic: Callable[[pd.DataFrame, Mapping[str, Any]], float]
+
+
+ANALYSES: dict[str, Analysis] = {
+    "delta_group": Analysis(_prep_delta_group, _stat_delta_group),
+    "finetuned_trend": Analysis(_prep_finetuned, _stat_finetuned),
+    "umap_gain": Analysis(_prep_umap_gain, _stat_umap_gain),
+    "clusterer_margin": Analysis(_prep_margin, _stat_margin),
+    "ami_knn_spearman": Analysis(_prep_knn, _stat_knn),
+    "silhouette_spearman": Analysis(_prep_silhouette, _stat_silhouette),
+    "cut_gap": Analysis(_prep_cuts, _stat_cuts),
+    "level_gain": Analysis(_prep_levels, _stat_levels),
+}
+
+
+# --------------------------------------------------------------------------- bootstrap
+def bootstrap(rows: pd.DataFrame, statistic: Callable[[pd.DataFrame], float], *,
+              n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL) -> tuple[float, float]:
+    """Percentile interval of `statistic` over resamples of the encoder × dataset pairs (a pair
+    drawn twice counts twice; its rows go together). Seeded: the same rows give the same interval."""
+    groups = rows.groupby(UNIT, sort=True).indices
+    idx = list(groups.values())
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_boot)
+    for b in range(n_boot):
+        pick = rng.integers(0, len(idx), len(idx))
+        draws[b] = statistic(rows.iloc[np.concatenate([idx[i] for i in pick])])
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < n_boot / 2:  # most resamples undefined: no interval
+        return float("nan"), float("nan")
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0
+            ) -> Verdict:
+    """This build's verdict on one claim, with its value and bootstrap interval."""
+    c = get_claim(claim) if isinstance(claim, str) else claim
+    a = ANALYSES[c.analysis]
+    rows = a.prepare(evidence, c.params)
+    if isinstance(rows, str):
+        where = ", ".join(f"`{p}`" for p in c.profiles) or "no shipped profile"
+        return Verdict(c, "not testable", reason=f"{rows}; meant for: {where}.")
+    value = a.statistic(rows, c.params)
+    n = int(rows.groupby(UNIT).ngroups)
+    low, high = bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=n_boot, seed=seed)
+    return Verdict(c, decide(c.rule, low, high), value, low, high, n)
+
+
+def verdicts(evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0) -> list[Verdict]:
+    """Every claim's verdict, in the registry's order."""
+    return [verdict(c, evidence, n_boot=n_boot, seed=seed) for c in claims()]
+
+
+def verdict_table(vs: list[Verdict], link: Callable[[str], str] = lambda ch: ch) -> list[str]:
+    """A Markdown table: claim, where the paper says it, verdict, value [interval], chapter."""
+    lines = ["| the paper's claim | where in the paper | verdict here | statistic: value [95 % interval] | chapter |",
+             "|---|---|---|---|---|"]
+    for v in vs:
+        value = v.interval if v.verdict != "not testable" else v.reason
+        lines.append(f"| {v.claim.claim} | {v.claim.where} | **{v.verdict}** | "
+                     f"{v.claim.statistic}: {value} | {link(v.claim.chapter)} |")
+    return lines
