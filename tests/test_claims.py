@@ -165,3 +165,30 @@ def test_interval_is_seeded_and_markdown_says_whose_claim():
     assert "The paper's claim" in md and "reproduced" in md and "[" in md
     table = claims.verdict_table(claims.verdicts(ev, n_boot=50), link=lambda ch: f"[{ch}]({ch}.ipynb)")
     assert len(table) == 2 + len(claims.claims()) and "not testable" in "\n".join(table)
+
+
+def test_introduction_table_links_each_chapter_and_flips_with_the_results():
+    """The landing page's table is computed: better AC w/ C rows make its verdict reproduced,
+    worse ones contradicted; the cut claim is left to chapter 7, which sweeps the cuts."""
+    from zsc.report.build import verdict_summary
+
+    def table(margin):
+        res = frame(lambda e, d, c, s: 0.5 + noise(e, d, c, s) + (margin if c == "ac_with_c" else 0))
+        lines = verdict_summary(res, pd.DataFrame(), pd.DataFrame())
+        return {ln.split(" | ")[0]: ln for ln in lines if ln.startswith("| ") and "---" not in ln}
+
+    up, down = table(0.1), table(-0.1)
+    ward = next(k for k in up if "Agglomerative" in k)
+    assert "**reproduced**" in up[ward] and "**contradicted**" in down[ward]
+    assert "</_build/notebooks/03_encoder_comparison>" in up[ward] and "[" in up[ward]
+    cut = next(k for k in up if "silhouette peaks" in k)
+    assert claims.DEFERRED in up[cut] and "chapter 7" in up[cut]
+
+
+def test_contradicted_verdict_names_the_likely_cause_from_the_profile():
+    def ami(e, d, c, s):
+        return _quality(e, d) + noise(e, d, c, s, 0.001)
+    v = check("ami_knn_moderate", claims.Evidence(frame(ami), _knn(_quality)), "contradicted")
+    md = v.markdown({"knn_n_train": 1000})
+    assert "Likely cause" in md and "1000 train images" in md
+    assert "Likely cause" not in check("ac_ward_best", claims.Evidence(frame()), "inconclusive").markdown()

@@ -26,6 +26,8 @@ import pandas as pd
 from . import analysis
 
 VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable")
+# Shown, not decided, where a page leaves a costly claim to its chapter (`verdicts(deferred=)`).
+DEFERRED = "decided in its chapter"
 SSL_METHODS = ("mocov3", "dino", "vicreg", "mae", "clip")
 N_BOOT = 500
 LEVEL = 0.95
@@ -55,6 +57,7 @@ class Claim:
     profiles: tuple[str, ...]
     chapter: str
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    if_contradicted: str = ""  # what differs from the paper, checked first (profile fields in braces)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,15 +79,26 @@ class Verdict:
               if np.isfinite(self.ci_low) and np.isfinite(self.ci_high) else "")
         return f"{self.value:.2f}{ci}, n = {self.n}"
 
-    def markdown(self) -> str:
-        """One paragraph: the claim as the paper's, then this build's verdict and its evidence."""
+    def markdown(self, profile: Mapping[str, Any] | None = None) -> str:
+        """The claim as the paper's, then this build's verdict and its evidence; when the data
+        contradict the claim, the likely cause this build checks (filled from `profile`)."""
         c = self.claim
         head = f"**The paper's claim** ({c.where}): {c.claim}"
         if self.verdict == "not testable":
             return f"{head}\n\n**Verdict in this build: not testable here** — {self.reason}"
-        return (f"{head}\n\n**Verdict in this build: {self.verdict}** — {c.statistic}: "
+        text = (f"{head}\n\n**Verdict in this build: {self.verdict}** — {c.statistic}: "
                 f"{self.interval} (95 % bootstrap interval over encoder × dataset pairs; rule: "
                 f"{rule_text(c.rule)}).")
+        if self.verdict == "contradicted" and c.if_contradicted:
+            text += f"\n\n**Likely cause:** {c.if_contradicted.format_map(_Fields(profile or {}))}"
+        return text
+
+
+class _Fields(dict):  # type: ignore[type-arg]
+    """A profile for `str.format_map`: a field the profile lacks reads "?" rather than failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "?"
 
 
 # --------------------------------------------------------------------------- the registry
@@ -328,7 +342,10 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
     """This build's verdict on one claim, with its value and bootstrap interval."""
     c = get_claim(claim) if isinstance(claim, str) else claim
     a = ANALYSES[c.analysis]
-    rows = a.prepare(evidence, c.params)
+    try:
+        rows = a.prepare(evidence, c.params)
+    except KeyError as err:  # a results frame without a column the analysis reads
+        rows = f"the results have no column {err}"
     if isinstance(rows, str):
         where = ", ".join(f"`{p}`" for p in c.profiles) or "no shipped profile"
         return Verdict(c, "not testable", reason=f"{rows}; meant for: {where}.")
@@ -338,9 +355,13 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
     return Verdict(c, decide(c.rule, low, high), value, low, high, n)
 
 
-def verdicts(evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0) -> list[Verdict]:
-    """Every claim's verdict, in the registry's order."""
-    return [verdict(c, evidence, n_boot=n_boot, seed=seed) for c in claims()]
+def verdicts(evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0,
+             deferred: Mapping[str, str] | None = None) -> list[Verdict]:
+    """Every claim's verdict, in the registry's order. `deferred`: analysis -> why a page leaves
+    its claims to their chapter (e.g. the cut sweep, which embeds every pair), shown as such."""
+    deferred = deferred or {}
+    return [Verdict(c, DEFERRED, reason=deferred[c.analysis]) if c.analysis in deferred
+            else verdict(c, evidence, n_boot=n_boot, seed=seed) for c in claims()]
 
 
 def verdict_table(vs: list[Verdict], link: Callable[[str], str] = lambda ch: ch) -> list[str]:
@@ -348,7 +369,7 @@ def verdict_table(vs: list[Verdict], link: Callable[[str], str] = lambda ch: ch)
     lines = ["| the paper's claim | where in the paper | verdict here | statistic: value [95 % interval] | chapter |",
              "|---|---|---|---|---|"]
     for v in vs:
-        value = v.interval if v.verdict != "not testable" else v.reason
+        value = v.reason if v.verdict in ("not testable", DEFERRED) else v.interval
         lines.append(f"| {v.claim.claim} | {v.claim.where} | **{v.verdict}** | "
                      f"{v.claim.statistic}: {value} | {link(v.claim.chapter)} |")
     return lines
