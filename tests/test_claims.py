@@ -192,3 +192,20 @@ def test_contradicted_verdict_names_the_likely_cause_from_the_profile():
     md = v.markdown({"knn_n_train": 1000})
     assert "Likely cause" in md and "1000 train images" in md
     assert "Likely cause" not in check("ac_ward_best", claims.Evidence(frame()), "inconclusive").markdown()
+
+
+@pytest.mark.parametrize("claim_id", ["ami_knn_moderate", "silhouette_umap", "ac_ward_best", "umap_helps"])
+def test_fast_bootstrap_equals_the_loop(claim_id):
+    """The vectorised resampling gives the loop's interval exactly."""
+    rng = np.random.default_rng(1)
+    res = frame(lambda e, d, c, s: rng.random(), silhouette_umap=lambda e, d, c, s: rng.random())
+    res.loc[res.index[:3], "ami"] = np.nan  # a pair missing for one clusterer
+    sweep = pd.concat([res.assign(sweep_reducer=r, ami=res["ami"] + g) for r, g in (("none", 0), ("umap", 0.1))])
+    ev = claims.Evidence(res, _knn(lambda e, d: round(rng.random(), 1)), sweep)  # ties
+    c = claims.get_claim(claim_id)
+    a = claims.ANALYSES[c.analysis]
+    rows = a.prepare(ev, c.params)
+    loop = claims.bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=60, seed=4)
+    fast = claims.bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=60, seed=4,
+                            fast=lambda r, picks: a.fast(r, c.params, picks))
+    assert np.allclose(loop, fast)

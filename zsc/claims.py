@@ -16,6 +16,7 @@ clustering seeds'. Like `zsc.analysis`, nothing here reads files except the ship
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -299,19 +300,71 @@ def _stat_levels(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
     return float(d["gain"].mean())
 
 
+def _median_spearman_draws(rows: pd.DataFrame, x: str, y: str, picks: np.ndarray) -> np.ndarray:
+    """`_median_spearman` of every resample at once: the pairs as a pairs × clusterers matrix,
+    resampled, ranked along the pairs (ties averaged, as `scipy.stats.spearmanr`), correlated."""
+    from scipy import stats
+
+    wide = rows.pivot_table(index=UNIT, columns="clusterer_title", values=[x, y], dropna=False)
+    wx, wy = wide[x].to_numpy(float), wide[y].to_numpy(float)
+    bx, by = wx[picks], wy[picks]  # resamples × pairs × clusterers
+    ok = np.isfinite(bx) & np.isfinite(by)
+    bx, by = np.where(ok, bx, np.nan), np.where(ok, by, np.nan)
+    rx = stats.rankdata(bx, axis=1, nan_policy="omit")
+    ry = stats.rankdata(by, axis=1, nan_policy="omit")
+    dx = rx - np.nanmean(rx, axis=1, keepdims=True)
+    dy = ry - np.nanmean(ry, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.nansum(dx * dy, axis=1) / np.sqrt(np.nansum(dx * dx, axis=1) * np.nansum(dy * dy, axis=1))
+    rho[ok.sum(axis=1) < analysis.MIN_PAIRS] = np.nan
+    out = np.full(len(picks), np.nan)
+    some = np.isfinite(rho).any(axis=1)
+    out[some] = np.nanmedian(rho[some], axis=1)
+    return out
+
+
+def _column_means_draws(rows: pd.DataFrame, value: str, picks: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Mean `value` per clusterer of every resample (resamples × clusterers) and the clusterers:
+    each pair weighs once per time it is drawn, as in the loop's `groupby().mean()`."""
+    wide = rows.pivot_table(index=UNIT, columns="clusterer_title", values=value, dropna=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a clusterer absent from a resample
+        return np.nanmean(wide.to_numpy(float)[picks], axis=1), list(wide.columns)
+
+
+def _fast_margin(d: pd.DataFrame, p: Mapping[str, Any], picks: np.ndarray) -> np.ndarray:
+    means, cols = _column_means_draws(d, "ami", picks)
+    target = cols.index(p["clusterer"])
+    return means[:, target] - np.delete(means, target, axis=1).max(axis=1)
+
+
+def _fast_umap_gain(d: pd.DataFrame, p: Mapping[str, Any], picks: np.ndarray) -> np.ndarray:
+    return _column_means_draws(d, "gain", picks)[0].min(axis=1)
+
+
+def _fast_knn(d: pd.DataFrame, p: Mapping[str, Any], picks: np.ndarray) -> np.ndarray:
+    return _median_spearman_draws(d, "ami", "knn_acc", picks)
+
+
+def _fast_silhouette(d: pd.DataFrame, p: Mapping[str, Any], picks: np.ndarray) -> np.ndarray:
+    return _median_spearman_draws(d, f"silhouette_{p['space']}", "ami", picks)
+
+
 @dataclasses.dataclass(frozen=True)
 class Analysis:
     prepare: Callable[[Evidence, Mapping[str, Any]], Prepared]
     statistic: Callable[[pd.DataFrame, Mapping[str, Any]], float]
+    # every resample's statistic at once (the correlations: a loop would cost seconds a build)
+    fast: Callable[[pd.DataFrame, Mapping[str, Any], np.ndarray], np.ndarray] | None = None
 
 
 ANALYSES: dict[str, Analysis] = {
     "delta_group": Analysis(_prep_delta_group, _stat_delta_group),
     "finetuned_trend": Analysis(_prep_finetuned, _stat_finetuned),
-    "umap_gain": Analysis(_prep_umap_gain, _stat_umap_gain),
-    "clusterer_margin": Analysis(_prep_margin, _stat_margin),
-    "ami_knn_spearman": Analysis(_prep_knn, _stat_knn),
-    "silhouette_spearman": Analysis(_prep_silhouette, _stat_silhouette),
+    "umap_gain": Analysis(_prep_umap_gain, _stat_umap_gain, _fast_umap_gain),
+    "clusterer_margin": Analysis(_prep_margin, _stat_margin, _fast_margin),
+    "ami_knn_spearman": Analysis(_prep_knn, _stat_knn, _fast_knn),
+    "silhouette_spearman": Analysis(_prep_silhouette, _stat_silhouette, _fast_silhouette),
     "cut_gap": Analysis(_prep_cuts, _stat_cuts),
     "level_gain": Analysis(_prep_levels, _stat_levels),
 }
@@ -319,16 +372,21 @@ ANALYSES: dict[str, Analysis] = {
 
 # --------------------------------------------------------------------------- bootstrap
 def bootstrap(rows: pd.DataFrame, statistic: Callable[[pd.DataFrame], float], *,
-              n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL) -> tuple[float, float]:
+              n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL,
+              fast: Callable[[pd.DataFrame, np.ndarray], np.ndarray] | None = None
+              ) -> tuple[float, float]:
     """Percentile interval of `statistic` over resamples of the encoder × dataset pairs (a pair
-    drawn twice counts twice; its rows go together). Seeded: the same rows give the same interval."""
+    drawn twice counts twice; its rows go together). Seeded: the same rows give the same interval.
+    `fast(rows, picks)` computes the statistic of every resample at once (`picks`: resamples ×
+    pairs, indices into the pairs in sorted order), the same numbers without a loop."""
     groups = rows.groupby(UNIT, sort=True).indices
     idx = list(groups.values())
-    rng = np.random.default_rng(seed)
-    draws = np.empty(n_boot)
-    for b in range(n_boot):
-        pick = rng.integers(0, len(idx), len(idx))
-        draws[b] = statistic(rows.iloc[np.concatenate([idx[i] for i in pick])])
+    picks = np.random.default_rng(seed).integers(0, len(idx), (n_boot, len(idx)))
+    if fast is not None:
+        draws = fast(rows, picks)
+    else:
+        draws = np.array([statistic(rows.iloc[np.concatenate([idx[i] for i in pick])])
+                          for pick in picks])
     draws = draws[np.isfinite(draws)]
     if len(draws) < n_boot / 2:  # most resamples undefined: no interval
         return float("nan"), float("nan")
@@ -351,7 +409,9 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
         return Verdict(c, "not testable", reason=f"{rows}; meant for: {where}.")
     value = a.statistic(rows, c.params)
     n = int(rows.groupby(UNIT).ngroups)
-    low, high = bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=n_boot, seed=seed)
+    fast = (lambda r, picks: a.fast(r, c.params, picks)) if a.fast else None
+    low, high = bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=n_boot, seed=seed,
+                          fast=fast)
     return Verdict(c, decide(c.rule, low, high), value, low, high, n)
 
 
