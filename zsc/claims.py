@@ -33,6 +33,8 @@ SSL_METHODS = ("mocov3", "dino", "vicreg", "mae", "clip")
 N_BOOT = 500
 LEVEL = 0.95
 UNIT = ["encoder", "dataset"]  # what the bootstrap resamples
+# Fewer pairs than this give no interval (resampling 1-4 pairs gives a spuriously narrow one).
+MIN_UNITS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Verdict:
             return f"{head}\n\n**Verdict in this build: not testable here** — {self.reason}"
         text = (f"{head}\n\n**Verdict in this build: {self.verdict}** — {c.statistic}: "
                 f"{self.interval} (95 % bootstrap interval over encoder × dataset pairs; rule: "
-                f"{rule_text(c.rule)}).")
+                f"{rule_text(c.rule)}){'; ' + self.reason if self.reason else ''}.")
         if self.verdict == "contradicted" and c.if_contradicted:
             text += f"\n\n**Likely cause:** {c.if_contradicted.format_map(_Fields(profile or {}))}"
         return text
@@ -381,6 +383,8 @@ def bootstrap(rows: pd.DataFrame, statistic: Callable[[pd.DataFrame], float], *,
     pairs, indices into the pairs in sorted order), the same numbers without a loop."""
     groups = rows.groupby(UNIT, sort=True).indices
     idx = list(groups.values())
+    if len(idx) < MIN_UNITS:
+        return float("nan"), float("nan")
     picks = np.random.default_rng(seed).integers(0, len(idx), (n_boot, len(idx)))
     if fast is not None:
         draws = fast(rows, picks)
@@ -412,7 +416,8 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
     fast = (lambda r, picks: a.fast(r, c.params, picks)) if a.fast else None
     low, high = bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=n_boot, seed=seed,
                           fast=fast)
-    return Verdict(c, decide(c.rule, low, high), value, low, high, n)
+    why = f"only {n} encoder × dataset pairs, too few for an interval" if n < MIN_UNITS else ""
+    return Verdict(c, decide(c.rule, low, high), value, low, high, n, why)
 
 
 def verdicts(evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0,
@@ -429,7 +434,8 @@ def verdict_table(vs: list[Verdict], link: Callable[[str], str] = lambda ch: ch)
     lines = ["| the paper's claim | where in the paper | verdict here | statistic: value [95 % interval] | chapter |",
              "|---|---|---|---|---|"]
     for v in vs:
-        value = v.reason if v.verdict in ("not testable", DEFERRED) else v.interval
+        value = (v.reason if v.verdict in ("not testable", DEFERRED)
+                 else f"{v.interval}{' (' + v.reason + ')' if v.reason else ''}")
         lines.append(f"| {v.claim.claim} | {v.claim.where} | **{v.verdict}** | "
                      f"{v.claim.statistic}: {value} | {link(v.claim.chapter)} |")
     return lines

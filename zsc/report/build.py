@@ -291,7 +291,7 @@ def verdict_summary(res: Any, knn: Any, sweep: Any) -> list[str]:
     vs = claims.verdicts(claims.Evidence(res, knn, sweep), deferred={
         "cut_gap": "needs a silhouette sweep of candidate cuts per encoder × dataset, computed in "
                    "the chapter"})
-    counts = ", ".join(f"{sum(v.verdict == k for v in vs)} {k}" for k in claims.VERDICTS)
+    counts = ", ".join(f"{sum(v.verdict == k for v in vs)} {k}" for k in (*claims.VERDICTS, claims.DEFERRED))
     return ["### The paper's claims in this build", "",
             f"Each claim of the paper, decided from this build's results ({counts}): a verdict is "
             "*reproduced* or *contradicted* when the 95 % bootstrap interval over encoder × dataset "
