@@ -86,12 +86,12 @@ class Verdict:
         """The claim as the paper's, then this build's verdict and its evidence; when the data
         contradict the claim, the likely cause this build checks (filled from `profile`)."""
         c = self.claim
-        head = f"**The paper's claim** ({c.where}): {c.claim}"
+        head = f"**The paper's claim:** {c.claim} — *{c.where}*"
         if self.verdict == "not testable":
             return f"{head}\n\n**Verdict in this build: not testable here** — {self.reason}"
+        how = self.reason or "95 % bootstrap interval over encoder × dataset pairs"
         text = (f"{head}\n\n**Verdict in this build: {self.verdict}** — {c.statistic}: "
-                f"{self.interval} (95 % bootstrap interval over encoder × dataset pairs; rule: "
-                f"{rule_text(c.rule)}){'; ' + self.reason if self.reason else ''}.")
+                f"{self.interval} ({how}; {rule_text(c.rule)}).")
         if self.verdict == "contradicted" and c.if_contradicted:
             text += f"\n\n**Likely cause:** {c.if_contradicted.format_map(_Fields(profile or {}))}"
         return text
@@ -416,7 +416,8 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
     fast = (lambda r, picks: a.fast(r, c.params, picks)) if a.fast else None
     low, high = bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=n_boot, seed=seed,
                           fast=fast)
-    why = f"only {n} encoder × dataset pairs, too few for an interval" if n < MIN_UNITS else ""
+    why = (f"only {n} encoder × dataset pair{'s' if n != 1 else ''}, too few for an interval"
+           if n < MIN_UNITS else "")
     return Verdict(c, decide(c.rule, low, high), value, low, high, n, why)
 
 
