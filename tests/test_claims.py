@@ -220,3 +220,22 @@ def test_too_few_pairs_give_no_interval():
     res = res[res["encoder"].isin(["dino", "moco"]) & (res["dataset"] == "digits")]
     v = check("ac_ward_best", claims.Evidence(res), "inconclusive")
     assert v.value == pytest.approx(0.2) and "too few" in v.reason and "too few" in v.markdown()
+
+
+def test_fine_tuned_encoders_have_their_own_claim():
+    """A fine-tuned member never counts as self-supervised in the in-/out-of-domain claims; with
+    one, the fine-tuning claim becomes testable and follows its rows."""
+    ENCODERS["mae_ft_x"] = ("ResNet-small", "mae")
+    try:
+        def ami(e, d, c, s, sign=1):
+            if e != "mae_ft_x":
+                return 0.5 + noise(e, d, c, s)
+            return 0.5 + noise(e, d, c, s) + sign * (0.2 if DATASETS[d] == "In-domain" else -0.2)
+        res = frame(ami)
+        check("finetuned_opposite", claims.Evidence(res), "inconclusive")  # 1 in-domain pair
+        rows = claims.ANALYSES["delta_group"].prepare(claims.Evidence(res), {"group": "Far-OOD"})
+        assert "mae_ft_x" not in set(rows["encoder"])
+        v = claims.verdict("finetuned_opposite", claims.Evidence(res))
+        assert v.value == pytest.approx(0.4, abs=0.02)
+    finally:
+        del ENCODERS["mae_ft_x"]

@@ -30,6 +30,7 @@ VERDICTS = ("reproduced", "contradicted", "inconclusive", "not testable")
 # Shown, not decided, where a page leaves a costly claim to its chapter (`verdicts(deferred=)`).
 DEFERRED = "decided in its chapter"
 SSL_METHODS = ("mocov3", "dino", "vicreg", "mae", "clip")
+FINE_TUNED = "_ft_"  # in an encoder's name: fine-tuned with labels (e.g. mae_ft_vitb16)
 N_BOOT = 500
 LEVEL = 0.95
 UNIT = ["encoder", "dataset"]  # what the bootstrap resamples
@@ -170,13 +171,15 @@ def decide(rule: Mapping[str, Any], low: float, high: float) -> str:
 Prepared = pd.DataFrame | str
 
 
-def _ssl_delta(ev: Evidence, fine_tuned: str | None) -> Prepared:
+def _ssl_delta(ev: Evidence, fine_tuned: bool) -> Prepared:
+    """ΔAMI of the self-supervised encoders, fine-tuned ones (name marked `FINE_TUNED`) or the
+    others, per encoder × dataset with the dataset's group."""
     res = ev.res
     if res.empty or "encoder_method" not in res:
         return "no clustering rows"
     d = analysis.delta_ami(res)
-    tuned = d["encoder"].astype(str).str.contains(fine_tuned) if fine_tuned else False
-    d = d[d["encoder_method"].isin(SSL_METHODS) & (tuned if fine_tuned else ~tuned)]
+    tuned = d["encoder"].astype(str).str.contains(FINE_TUNED, regex=False)
+    d = d[d["encoder_method"].isin(SSL_METHODS) & (tuned == fine_tuned)]
     if d.empty:
         return ("no fine-tuned encoder with its supervised reference in this profile" if fine_tuned
                 else "no self-supervised encoder with its supervised reference in this profile")
@@ -185,7 +188,7 @@ def _ssl_delta(ev: Evidence, fine_tuned: str | None) -> Prepared:
 
 
 def _prep_delta_group(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
-    d = _ssl_delta(ev, None)
+    d = _ssl_delta(ev, False)
     if isinstance(d, str):
         return d
     d = d[d["group"] == p["group"]]
@@ -197,7 +200,7 @@ def _stat_delta_group(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
 
 
 def _prep_finetuned(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
-    d = _ssl_delta(ev, p["fine_tuned"])
+    d = _ssl_delta(ev, True)
     if isinstance(d, str):
         return d
     d = d[d["group"].isin(["In-domain", "Far-OOD"])]
