@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import math
 import shutil
@@ -7,6 +8,7 @@ import pytest
 from fake_paper_data import allow_fake_checksums, make_fake_paper_root
 
 from zsc import data
+from zsc.data import offline as offline_data
 from zsc.data import paper as paper_data
 from zsc.errors import DataMissingError, InvalidParameterError, UnknownNameError
 
@@ -55,6 +57,59 @@ def test_offline_variants_are_deterministic_and_differ():
         assert a.images.shape == base.shape and not np.array_equal(a.images, base)
         assert data.get_dataset(name).offline_group == "Domain-shift"
     assert np.array_equal(data.load_dataset("fashion_mnist_inverted").images, 255 - base)
+
+
+@pytest.fixture(scope="module")
+def fashion_stack():
+    """60 Fashion-MNIST test images, blank and constant images among them (edge cases)."""
+    x = data.load_dataset("fashion_mnist").images[:60].copy()
+    x[7], x[8] = 0, 200
+    return x
+
+
+@pytest.mark.parametrize("name", sorted(offline_data.TRANSFORMS))
+def test_each_transform_works_image_by_image(name, fashion_stack):
+    """Transforming a stack equals stacking the transformed images, whichever images are loaded
+    with it and in whichever order."""
+    f, x = offline_data.TRANSFORMS[name], fashion_stack
+    whole = f(x)
+    alone = np.stack([f(x[i : i + 1])[0] for i in range(len(x))])
+    assert np.array_equal(whole, alone)
+    order = np.random.default_rng(0).permutation(len(x))
+    assert np.array_equal(f(x[order]), whole[order])
+    assert np.array_equal(f(x[:5]), whole[:5]) and np.array_equal(f(x[-3:]), whole[-3:])
+
+
+def test_sketch_of_an_image_is_its_own(fashion_stack):
+    """The old sketch smoothed along the image index and divided by the stack's maximum."""
+    sketch = offline_data.TRANSFORMS["fashion_mnist_sketch"]
+    x = fashion_stack
+    for i in (0, 1, 30, len(x) - 1):
+        assert np.array_equal(sketch(x[i][None])[0], sketch(x)[i])
+    brighter = x.copy()
+    brighter[0] = 255  # a neighbour with a strong edge of its own changes nothing here
+    assert np.array_equal(sketch(brighter)[1:], sketch(x)[1:])
+    assert (sketch(x[7:8]) == 255).all() and (sketch(x[8:9]) == 255).all()  # no edges: white
+    s = sketch(x[:1])[0]
+    assert s.min() == 0 and s.dtype == np.uint8  # scaled by its own strongest edge
+
+
+def test_fixed_transforms_carry_a_data_version(monkeypatch):
+    """Caches keyed on the data (job keys via the fingerprint, embedding keys) change with the
+    version, so nothing made from the old sketch or rotation is reused."""
+    from zsc.embed import embedding_config
+
+    sketch = data.get_dataset("fashion_mnist_sketch")
+    assert sketch.version >= 1 and data.get_dataset("fashion_mnist_rotated").version >= 1
+    before = data.fingerprint("fashion_mnist_sketch", split="test")
+    key = embedding_config("pixels", "fashion_mnist_sketch", "test", None, 0, None)
+    assert key["data_version"] == sketch.version
+    assert "data_version" not in embedding_config("pixels", "fashion_mnist", "test", None, 0, None)
+    monkeypatch.setitem(data.DATASETS._items, "fashion_mnist_sketch",
+                        dataclasses.replace(sketch, version=sketch.version + 1))
+    data.core._fingerprint.cache_clear()
+    assert data.fingerprint("fashion_mnist_sketch", split="test") != before
+    data.core._fingerprint.cache_clear()
 
 
 def test_digits_splits_partition_the_data():

@@ -17,7 +17,7 @@ RANK = {
     "versions": 0,
     "data": 1, "encoders": 2, "embed": 3, "reduce": 4, "cluster": 5, "settings": 5.5,
     "metrics": 6, "results": 7, "pipeline": 8, "recipe": 8, "pretrain": 8, "baselines": 8,
-    "analysis": 9, "profiles": 10, "report.notebooks": 10, "batch": 11, "report": 12,
+    "analysis": 9, "claims": 9.5, "profiles": 10, "report.notebooks": 10, "batch": 11, "report": 12,
     "book": 13, "cli": 13,
 }
 

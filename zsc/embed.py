@@ -234,7 +234,13 @@ def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | No
         # fp16 embeddings made before normalisation stayed in fp32 (`half_like_clip`) differ
         **({"fp16_norms": "fp32"} if precision == "fp16" else {}),
         "zsc_version": __version__,
-    }
+    } | _data_version(dataset)
+
+
+def _data_version(dataset: str) -> dict[str, int]:
+    """The dataset's version, when it has one (0 adds nothing: older keys stay valid)."""
+    version = DATASETS.get(dataset).version if dataset in DATASETS else 0
+    return {"data_version": version} if version else {}
 
 
 def cache_path(cfg: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None) -> Path:

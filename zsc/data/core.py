@@ -84,6 +84,9 @@ class DatasetSpec:
     paper: dict[str, Any] | None = None  # the paper's table row, if it is one of the 26
     source: Callable[[Path], Path] | None = None  # folder -> where the files really are
     image_size: int | None = None  # native square size, if every image has it (pixels baseline)
+    # Bumped when the loader's images change for the same files (a fixed transform): it enters
+    # the data fingerprint and the embedding key, so nothing cached from the old images is reused.
+    version: int = 0
 
     def __post_init__(self) -> None:
         if self.default_split not in self.splits:
@@ -207,8 +210,12 @@ def _fingerprint(name: str, src_dir: str, split: str | None) -> str:
                 entries.append((os.path.relpath(full, src), st.st_size, st.st_mtime_ns))
     if not entries:
         raise missing_error(name, src, spec.how_to_get)
-    return config_hash({"dataset": name, "split": split, "files": sorted(entries)}
-                       if split else {"dataset": name, "files": sorted(entries)})
+    ident: dict[str, Any] = {"dataset": name, "split": split, "files": sorted(entries)}
+    if not split:
+        del ident["split"]
+    if spec.version:  # version 0 keeps the keys made before versions existed
+        ident["version"] = spec.version
+    return config_hash(ident)
 
 
 def clamp_samples(name: str, n: int | None, split: str | None = None) -> int | None:

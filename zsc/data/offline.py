@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import zlib
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -115,22 +116,34 @@ def _invert(x: np.ndarray) -> np.ndarray:
 
 
 def _sketch(x: np.ndarray) -> np.ndarray:
-    """Sobel edge magnitude, dark lines on white: a 'sketch' of each garment."""
+    """Sobel edge magnitude, dark lines on white: a 'sketch' of each garment.
+
+    Image by image: the Sobel kernels run along the rows and columns of each image only (a 3-D
+    `ndimage.sobel` would also smooth across neighbouring images), and each image is scaled by
+    its own strongest edge, so an image's sketch never depends on which other images are loaded."""
     from scipy import ndimage
 
     f = x.astype(np.float32)
-    gx = ndimage.sobel(f, axis=2)
-    gy = ndimage.sobel(f, axis=1)
+    deriv, smooth = [-1.0, 0.0, 1.0], [1.0, 2.0, 1.0]
+    gx = ndimage.correlate1d(ndimage.correlate1d(f, deriv, axis=-1), smooth, axis=-2)
+    gy = ndimage.correlate1d(ndimage.correlate1d(f, deriv, axis=-2), smooth, axis=-1)
     mag = np.hypot(gx, gy)
-    mag /= max(float(mag.max()), 1e-6)
+    mag /= np.maximum(mag.max(axis=(-2, -1), keepdims=True), 1e-6)
     return (255 - np.clip(mag * 255 * 2, 0, 255)).astype(np.uint8)
 
 
+def _quarter_turns(image: np.ndarray) -> int:
+    """1, 2 or 3 quarter turns, chosen from the image's own pixels (a CRC of its bytes): the same
+    image is turned the same way wherever it sits in a stack."""
+    return 1 + zlib.crc32(np.ascontiguousarray(image).tobytes()) % 3
+
+
 def _rotate(x: np.ndarray) -> np.ndarray:
-    """Each image rotated by a multiple of 90 degrees chosen by its index (deterministic)."""
+    """Each image rotated by a multiple of 90 degrees chosen by its content (deterministic, and
+    independent of its position in the stack)."""
     out = np.empty_like(x)
     for i in range(len(x)):
-        out[i] = np.rot90(x[i], k=1 + i % 3)
+        out[i] = np.rot90(x[i], k=_quarter_turns(x[i]))
     return out
 
 
@@ -171,18 +184,25 @@ DATASETS.register("fashion_mnist", DatasetSpec(
     source=fashion_mnist_dir, offline=True, offline_group="In-domain", levels=("coarse", "fine"),
     paper=_FASHION, image_size=_FASHION["image_size"],
 ))
-for _name, _title, _fn in [
-    ("fashion_mnist_inverted", "Fashion MNIST, inverted", _invert),
-    ("fashion_mnist_sketch", "Fashion MNIST, edge-map sketch", _sketch),
-    ("fashion_mnist_rotated", "Fashion MNIST, rotated", _rotate),
-    ("fashion_mnist_lowres", "Fashion MNIST, 7x7 low resolution", _lowres),
-]:
+# (name, title, transform, data version): a version is bumped whenever its transform's output
+# changes, so embeddings and results cached from the old images are not reused. Version 1 of
+# sketch and rotated: made image by image (before, a sketch mixed neighbouring images and was
+# scaled by the stack's maximum, and a rotation followed the image's index).
+_VARIANTS: list[tuple[str, str, Callable[[np.ndarray], np.ndarray], int]] = [
+    ("fashion_mnist_inverted", "Fashion MNIST, inverted", _invert, 0),
+    ("fashion_mnist_sketch", "Fashion MNIST, edge-map sketch", _sketch, 1),
+    ("fashion_mnist_rotated", "Fashion MNIST, rotated", _rotate, 1),
+    ("fashion_mnist_lowres", "Fashion MNIST, 7x7 low resolution", _lowres, 0),
+]
+# name -> transform: each maps a (N, 28, 28) stack image by image (tests check it).
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {n: f for n, _, f, _ in _VARIANTS}
+for _name, _title, _fn, _version in _VARIANTS:
     DATASETS.register(_name, DatasetSpec(
         name=_name, title=_title, group="Far-OOD",
         loader=(lambda root, split, name, _f=_fn: _load_fashion(root, split, name, _f)),
         splits=_FASHION["splits"], files=_FASHION_FILES, how_to_get=_FASHION_HOW,
         source=_fashion_variant_dir, offline=True, offline_group="Domain-shift",
-        levels=("coarse", "fine"), image_size=_FASHION["image_size"],
+        levels=("coarse", "fine"), image_size=_FASHION["image_size"], version=_version,
     ))
 DATASETS.register("digits", DatasetSpec(
     name="digits", title="scikit-learn digits (8x8)", group="Far-OOD", loader=_load_digits,

@@ -191,7 +191,7 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
     out_dir = out_dir or project() / "_build" / "notebooks"
     params = profiles.notebook_parameters(profile)
     results = read_results(profile)  # chapters read, they do not compute
-    write_summary(profile, out_dir / "_summary.md", results[:2])
+    write_summary(profile, out_dir / "_summary.md", results[:3])
     prov = provenance(profile, params, results)
     outs, todo = [], []
     for src in notebooks.sources():
@@ -242,12 +242,15 @@ def execute_one(name: str | os.PathLike[str], parameters: Mapping[str, Any],
     return notebooks.execute(src, Path(out).resolve(), dict(parameters), prov)
 
 
-def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None = None) -> str:
-    """What this build computed, in a few sentences (for the book's introduction)."""
+def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, ...] | None = None) -> str:
+    """What this build computed, in a few sentences (for the book's introduction), and the
+    paper's claims with this build's verdicts. `results`: (clustering rows, kNN rows[, sweep])."""
     from .. import analysis
     from ..versions import lock_status, versions_text
 
-    res, knn = results if results is not None else profiles.load_results(profile)
+    res, knn = results[:2] if results is not None else profiles.load_results(profile)
+    sweep = (profiles.load_sweep(profile) if results is None
+             else results[2] if len(results) > 2 else res.iloc[:0])
     usable, skipped = profiles.available_encoders(profile["encoders"])
     lines = [
         f"This build used profile **`{profile['profile']}`**: {profile.get('description', '')}",
@@ -274,9 +277,33 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, Any] | None
                      f"(rank {best_enc.iloc[0]:.1f}); best clusterer: {best_clu.index[0]} "
                      f"(rank {best_clu.iloc[0]:.1f}).")
         lines += ["", *correlation_summary(res, knn)]
+    lines += ["", *verdict_summary(res, knn, sweep)]
     lines += ["", "These numbers are this build's, on its small offline datasets and sample "
               "sizes; they are not the paper's and need not agree with them."]
     return "\n".join(lines) + "\n"
+
+
+def verdict_summary(res: Any, knn: Any, sweep: Any) -> list[str]:
+    """The paper's claims against this build (`zsc.claims`): verdict, value with its 95 %
+    interval, and a link to the chapter that shows the evidence."""
+    from .. import claims
+
+    vs = claims.verdicts(claims.Evidence(res, knn, sweep), deferred={
+        "cut_gap": "needs a silhouette sweep of candidate cuts per encoder × dataset, computed in "
+                   "the chapter"})
+    counts = ", ".join(f"{sum(v.verdict == k for v in vs)} {k}" for k in (*claims.VERDICTS, claims.DEFERRED))
+    return ["### The paper's claims in this build", "",
+            f"Each claim of the paper, decided from this build's results ({counts}): a verdict is "
+            "*reproduced* or *contradicted* when the 95 % bootstrap interval over encoder × dataset "
+            "pairs lies wholly on one side of the claim's rule, *inconclusive* when it does not, "
+            "*not testable* when this profile lacks the rows (`zsc/resources/claims.yaml` holds each "
+            "claim, its source in the paper and its rule; the thresholds are this project's).", "",
+            *claims.verdict_table(vs, link=_chapter_link)]
+
+
+def _chapter_link(stem: str) -> str:
+    """A link from the introduction to a chapter (its executed copy is the page)."""
+    return f"{{doc}}`chapter {int(stem[:2])} </_build/notebooks/{stem}>`"
 
 
 def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:

@@ -6,6 +6,7 @@
     ch.figure(fig, "3.1", "AMI of every encoder and clusterer.")   # figure, then its caption
     ch.reading(f"The best encoder is {best}.")      # a sentence computed from the data
     ch.table(df, "All values")                      # a rounded table, folded away
+    ch.verdicts("ami_knn_moderate")                 # the paper's claim and this build's verdict
 
 Notebooks hold parameters, calls into zsc, figures and prose; this is their shared setup, and
 the one place where a chapter's look (figure theme, table format) is decided.
@@ -21,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import profiles
+from .. import claims, profiles
 
 
 @dataclasses.dataclass
@@ -51,6 +52,29 @@ class Chapter:
     def baselines(self) -> pd.DataFrame:
         """Rows of the deep-clustering baselines (trained on the target) the profile names."""
         return profiles.load_baselines(self.profile)
+
+    @functools.cached_property
+    def sweep(self) -> pd.DataFrame:
+        """The reducer sweep's rows (`profiles.load_sweep`; empty without a sweep)."""
+        return profiles.load_sweep(self.profile)
+
+    @functools.cached_property
+    def cuts(self) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
+        """The silhouette-chosen cut against the AMI-best cut of the recommended AC-ward tree, per
+        encoder × dataset (`cut_choices`), and each pair's sweep of candidate cuts."""
+        return cut_choices(self.profile, self.encoders)
+
+    def verdicts(self, *ids: str) -> None:
+        """Show the paper's claims `ids` and this build's verdict on each (`zsc.claims`),
+        computed from the rows this chapter reads; a chapter opens with this."""
+        from IPython.display import Markdown, display
+
+        needs = {claims.get_claim(i).analysis for i in ids}
+        ev = claims.Evidence(self.res, self.knn,
+                             sweep=self.sweep if "umap_gain" in needs else pd.DataFrame(),
+                             cuts=self.cuts[0] if "cut_gap" in needs else pd.DataFrame())
+        for i in ids:
+            display(Markdown(claims.verdict(i, ev).markdown(self.profile)))
 
     @property
     def data(self) -> str:
@@ -107,6 +131,31 @@ class Chapter:
 
         return Markdown(f"{profiles.skip_note(self.skipped)} {len(self.res)} clustering rows and "
                         f"{len(self.knn)} kNN rows read from `{self.profile['results_dir']}`.")
+
+
+def cut_choices(profile: dict[str, Any], encoders: Sequence[str]
+                ) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
+    """For each encoder × dataset of the profile: the paper's recommended AC-ward tree on the
+    UMAP-50 embedding (`zsc.recommended`), its cut chosen by silhouette against its AMI-best cut
+    (`recipe.choice_vs_best`), and the sweep of candidate cuts. Embeddings, UMAPs and sweeps come
+    from the caches the batch filled (labels only score the cuts, never choose them)."""
+    import numpy as np
+
+    from ..data import clamp_samples
+    from ..embed import embed
+    from ..recipe import choice_vs_best, recommended
+
+    picks, sweeps = [], {}
+    for ds in profile["datasets"]:
+        n = clamp_samples(ds, profile["n_samples"])  # as the batch does
+        for enc in encoders:
+            emb = embed(enc, ds, n_samples=n, seed=profile["seed"], progress=False)
+            rec = recommended(emb.features, seed=profile["seed"], input_key=emb.key,
+                              labels_true=emb.labels)
+            sweeps[enc, ds] = rec.sweep
+            picks.append({"encoder": enc, "dataset": ds, "k_true": len(np.unique(emb.labels)),
+                          **choice_vs_best(rec.sweep)})
+    return pd.DataFrame(picks), sweeps
 
 
 def chapter(profile: str = "offline", results_dir: str | None = None, *,

@@ -2,7 +2,8 @@
 
 - ``paper_datasets.csv``: the paper's 26-dataset table (the talk slides) with splits and levels;
 - ``paper_settings_v5.json``: the paper's final clustering settings, from the paper's code;
-- ``grids/*.yaml``: batch grids (``zsc batch NAME``); ``profiles/*.yaml``: book profiles.
+- ``grids/*.yaml``: batch grids (``zsc batch NAME``); ``profiles/*.yaml``: book profiles;
+- ``claims.yaml``: the paper's claims, each with the analysis and rule that decide it (`zsc.claims`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,241 @@
+"""Verdicts come from the results: flipping synthetic results flips the verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zsc import claims
+from zsc.resources import path
+
+ENCODERS = {  # encoder: (family, method)
+    "zoo_supervised_resnet": ("ResNet-small", "supervised"), "dino": ("ResNet-small", "dino"),
+    "moco": ("ResNet-small", "mocov3"), "vicreg": ("ResNet-small", "vicreg"),
+    "dino2": ("ResNet-small", "dino"), "moco2": ("ResNet-small", "mocov3"),
+}
+DATASETS = {"fashion_mnist": "In-domain", "fashion_mnist_sketch": "Domain-shift",
+            "digits": "Far-OOD", "d4": "Far-OOD", "d5": "Far-OOD"}
+CLUSTERERS = {"kmeans": "K-Means", "ac_with_c": "AC w/ C", "spectral": "Spectral"}
+
+
+def frame(ami=lambda e, d, c, s: 0.5, **extra) -> pd.DataFrame:
+    """One row per encoder × dataset × clusterer × seed; `ami` (and each of `extra`) a function
+    of them."""
+    rows = []
+    for e, (fam, meth) in ENCODERS.items():
+        for d, g in DATASETS.items():
+            for c, t in CLUSTERERS.items():
+                for s in range(2):
+                    row = {"encoder": e, "encoder_family": fam, "encoder_method": meth, "dataset": d,
+                           "dataset_offline_group": g, "dataset_group": g, "clusterer": c,
+                           "clusterer_title": t, "seed": s, "n_samples": 100, "ami": ami(e, d, c, s)}
+                    rows.append(row | {k: f(e, d, c, s) for k, f in extra.items()})
+    return pd.DataFrame(rows)
+
+
+def noise(e, d, c, s, scale=0.01):
+    return scale * np.random.default_rng(hash((e, d, c, s)) % 2**32).standard_normal()
+
+
+def check(claim_id, ev, expected):
+    v = claims.verdict(claim_id, ev, n_boot=200)
+    assert v.verdict == expected, (v.verdict, v.value, v.ci_low, v.ci_high, v.reason)
+    return v
+
+
+def test_registry_is_shipped_and_complete():
+    assert path("claims.yaml").is_file()
+    ids = [c.id for c in claims.claims()]
+    assert len(ids) == len(set(ids)) >= 9
+    for c in claims.claims():
+        assert c.analysis in claims.ANALYSES and c.where and c.statistic
+        assert set(c.rule) <= set(claims.RULES) and c.chapter.startswith("0")
+
+
+def test_decision_rules():
+    assert claims.decide({"greater_than": 0}, 0.1, 0.3) == "reproduced"
+    assert claims.decide({"greater_than": 0}, -0.3, -0.1) == "contradicted"
+    assert claims.decide({"greater_than": 0}, -0.1, 0.1) == "inconclusive"
+    assert claims.decide({"less_than": 0.05}, 0.0, 0.04) == "reproduced"
+    assert claims.decide({"between": [0.2, 0.7]}, 0.3, 0.6) == "reproduced"
+    assert claims.decide({"between": [0.2, 0.7]}, 0.8, 0.95) == "contradicted"
+    assert claims.decide({"between": [0.2, 0.7]}, 0.6, 0.8) == "inconclusive"
+    assert claims.decide({"greater_than": 0}, float("nan"), 1) == "inconclusive"
+
+
+@pytest.mark.parametrize("effect, expected", [
+    ({"dino": -0.1, "moco": -0.12, "vicreg": -0.08, "dino2": -0.1, "moco2": -0.09}, "reproduced"),
+    ({"dino": 0.1, "moco": 0.12, "vicreg": 0.08, "dino2": 0.1, "moco2": 0.09}, "contradicted"),
+    ({"dino": 0.1, "moco": -0.1, "vicreg": 0.0, "dino2": 0.1, "moco2": -0.1}, "inconclusive"),  # they disagree
+])
+def test_supervised_in_domain_follows_the_data(effect, expected):
+    def ami(e, d, c, s):
+        return 0.5 + noise(e, d, c, s) + (effect.get(e, 0) if DATASETS[d] == "In-domain" else 0)
+    check("supervised_in_domain", claims.Evidence(frame(ami)), expected)
+
+
+@pytest.mark.parametrize("sign, expected", [(1, "reproduced"), (-1, "contradicted")])
+def test_ssl_far_ood_follows_the_data(sign, expected):
+    def ami(e, d, c, s):
+        return 0.5 + noise(e, d, c, s) + (sign * 0.1 if e != "zoo_supervised_resnet" and DATASETS[d] == "Far-OOD" else 0)
+    check("ssl_far_ood", claims.Evidence(frame(ami)), expected)
+
+
+def test_without_the_rows_a_claim_is_not_testable():
+    ev = claims.Evidence(frame())
+    v = check("finetuned_opposite", ev, "not testable")
+    assert "fine-tuned" in v.reason and "`paper`" in v.reason
+    for cid in ("umap_helps", "ami_knn_moderate", "silhouette_cut", "finer_levels"):
+        check(cid, ev, "not testable")
+    only_in = frame()[lambda f: f["dataset_offline_group"] != "Far-OOD"]
+    assert "Far-OOD" in check("ssl_far_ood", claims.Evidence(only_in), "not testable").reason
+
+
+@pytest.mark.parametrize("margin, expected", [(0.1, "reproduced"), (-0.1, "contradicted")])
+def test_ac_ward_margin(margin, expected):
+    def ami(e, d, c, s):
+        return 0.5 + noise(e, d, c, s) + (margin if c == "ac_with_c" else 0)
+    v = check("ac_ward_best", claims.Evidence(frame(ami)), expected)
+    assert v.n == len(ENCODERS) * len(DATASETS) and v.ci_low <= v.value <= v.ci_high
+
+
+def _knn(acc) -> pd.DataFrame:
+    return pd.DataFrame([{"encoder": e, "dataset": d, "knn_acc_k20": acc(e, d)}
+                         for e in ENCODERS for d in DATASETS])
+
+
+def _quality(e, d):
+    return list(ENCODERS).index(e) * 0.1 + list(DATASETS).index(d) * 0.13
+
+
+@pytest.mark.parametrize("mix, expected", [(0.0, "contradicted"), (1.0, "inconclusive")])
+def test_ami_knn_correlation(mix, expected):
+    """kNN accuracy equal to the AMI's ordering: ρ near 1, "only moderately" is contradicted; kNN
+    accuracy unrelated to AMI: the interval reaches below 0.2, the data do not decide."""
+    def ami(e, d, c, s):
+        return _quality(e, d) + noise(e, d, c, s, 0.001)
+    rng = np.random.default_rng(3)
+    shuffled = {(e, d): rng.random() for e in ENCODERS for d in DATASETS}
+    knn = _knn(lambda e, d: (1 - mix) * _quality(e, d) + mix * shuffled[e, d])
+    v = check("ami_knn_moderate", claims.Evidence(frame(ami), knn), expected)
+    if mix == 0:
+        assert v.value > 0.9
+
+
+@pytest.mark.parametrize("tracks, expected", [(True, "reproduced"), (False, "contradicted")])
+def test_silhouette_tracks_ami(tracks, expected):
+    def ami(e, d, c, s):
+        return _quality(e, d)
+    def sil(e, d, c, s):
+        return _quality(e, d) * (1 if tracks else -1) + noise(e, d, c, s, 0.01)
+    check("silhouette_umap", claims.Evidence(frame(ami, silhouette_umap=sil)), expected)
+
+
+@pytest.mark.parametrize("gain, expected", [(0.1, "reproduced"), (-0.1, "contradicted")])
+def test_umap_helps(gain, expected):
+    parts = []
+    for red, g in (("none", 0.0), ("umap", gain)):
+        parts.append(frame(lambda e, d, c, s, g=g: 0.5 + noise(e, d, c, s) + (g if c != "spectral" else -0.2))
+                     .assign(sweep_reducer=red))
+    check("umap_helps", claims.Evidence(frame(), sweep=pd.concat(parts)), expected)
+
+
+@pytest.mark.parametrize("gap, expected", [(0.0, "reproduced"), (0.1, "contradicted")])
+def test_silhouette_cut(gap, expected):
+    cuts = pd.DataFrame([{"encoder": e, "dataset": d, "ami_gap": gap + abs(noise(e, d, 0, 0))}
+                         for e in ENCODERS for d in DATASETS])
+    check("silhouette_cut", claims.Evidence(frame(), cuts=cuts), expected)
+
+
+@pytest.mark.parametrize("finer, expected", [(0.1, "reproduced"), (-0.1, "contradicted")])
+def test_finer_levels(finer, expected):
+    res = frame(ami_level_coarse=lambda e, d, c, s: 0.5 + noise(e, d, c, s),
+                ami_level_fine=lambda e, d, c, s: 0.5 + finer + noise(e, d, c, s))
+    res = res[res["dataset"].str.startswith("fashion")]
+    check("finer_levels", claims.Evidence(res), expected)
+
+
+def test_interval_is_seeded_and_markdown_says_whose_claim():
+    def ami(e, d, c, s):
+        return 0.5 + noise(e, d, c, s) + (0.1 if c == "ac_with_c" else 0)
+    ev = claims.Evidence(frame(ami))
+    a, b = claims.verdict("ac_ward_best", ev, n_boot=100), claims.verdict("ac_ward_best", ev, n_boot=100)
+    assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
+    md = a.markdown()
+    assert "The paper's claim" in md and "reproduced" in md and "[" in md
+    table = claims.verdict_table(claims.verdicts(ev, n_boot=50), link=lambda ch: f"[{ch}]({ch}.ipynb)")
+    assert len(table) == 2 + len(claims.claims()) and "not testable" in "\n".join(table)
+
+
+def test_introduction_table_links_each_chapter_and_flips_with_the_results():
+    """The landing page's table is computed: better AC w/ C rows make its verdict reproduced,
+    worse ones contradicted; the cut claim is left to chapter 7, which sweeps the cuts."""
+    from zsc.report.build import verdict_summary
+
+    def table(margin):
+        res = frame(lambda e, d, c, s: 0.5 + noise(e, d, c, s) + (margin if c == "ac_with_c" else 0))
+        lines = verdict_summary(res, pd.DataFrame(), pd.DataFrame())
+        return {ln.split(" | ")[0]: ln for ln in lines if ln.startswith("| ") and "---" not in ln}
+
+    up, down = table(0.1), table(-0.1)
+    ward = next(k for k in up if "Agglomerative" in k)
+    assert "**reproduced**" in up[ward] and "**contradicted**" in down[ward]
+    assert "</_build/notebooks/03_encoder_comparison>" in up[ward] and "[" in up[ward]
+    cut = next(k for k in up if "silhouette peaks" in k)
+    assert claims.DEFERRED in up[cut] and "chapter 7" in up[cut]
+
+
+def test_contradicted_verdict_names_the_likely_cause_from_the_profile():
+    def ami(e, d, c, s):
+        return _quality(e, d) + noise(e, d, c, s, 0.001)
+    v = check("ami_knn_moderate", claims.Evidence(frame(ami), _knn(_quality)), "contradicted")
+    md = v.markdown({"knn_n_train": 1000})
+    assert "Likely cause" in md and "1000 train images" in md
+    assert "Likely cause" not in check("ac_ward_best", claims.Evidence(frame()), "inconclusive").markdown()
+
+
+@pytest.mark.parametrize("claim_id", ["ami_knn_moderate", "silhouette_umap", "ac_ward_best", "umap_helps"])
+def test_fast_bootstrap_equals_the_loop(claim_id):
+    """The vectorised resampling gives the loop's interval exactly."""
+    rng = np.random.default_rng(1)
+    res = frame(lambda e, d, c, s: rng.random(), silhouette_umap=lambda e, d, c, s: rng.random())
+    res.loc[res.index[:3], "ami"] = np.nan  # a pair missing for one clusterer
+    sweep = pd.concat([res.assign(sweep_reducer=r, ami=res["ami"] + g) for r, g in (("none", 0), ("umap", 0.1))])
+    ev = claims.Evidence(res, _knn(lambda e, d: round(rng.random(), 1)), sweep)  # ties
+    c = claims.get_claim(claim_id)
+    a = claims.ANALYSES[c.analysis]
+    rows = a.prepare(ev, c.params)
+    loop = claims.bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=60, seed=4)
+    fast = claims.bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=60, seed=4,
+                            fast=lambda r, picks: a.fast(r, c.params, picks))
+    assert np.allclose(loop, fast)
+
+
+def test_too_few_pairs_give_no_interval():
+    """One or two pairs resample to a spuriously narrow interval: inconclusive, and said why."""
+    def ami(e, d, c, s):
+        return 0.5 + (0.2 if c == "ac_with_c" else 0)
+    res = frame(ami)
+    res = res[res["encoder"].isin(["dino", "moco"]) & (res["dataset"] == "digits")]
+    v = check("ac_ward_best", claims.Evidence(res), "inconclusive")
+    assert v.value == pytest.approx(0.2) and "too few" in v.reason and "too few" in v.markdown()
+
+
+def test_fine_tuned_encoders_have_their_own_claim():
+    """A fine-tuned member never counts as self-supervised in the in-/out-of-domain claims; with
+    one, the fine-tuning claim becomes testable and follows its rows."""
+    ENCODERS["mae_ft_x"] = ("ResNet-small", "mae")
+    try:
+        def ami(e, d, c, s, sign=1):
+            if e != "mae_ft_x":
+                return 0.5 + noise(e, d, c, s)
+            return 0.5 + noise(e, d, c, s) + sign * (0.2 if DATASETS[d] == "In-domain" else -0.2)
+        res = frame(ami)
+        check("finetuned_opposite", claims.Evidence(res), "inconclusive")  # 1 in-domain pair
+        rows = claims.ANALYSES["delta_group"].prepare(claims.Evidence(res), {"group": "Far-OOD"})
+        assert "mae_ft_x" not in set(rows["encoder"])
+        v = claims.verdict("finetuned_opposite", claims.Evidence(res))
+        assert v.value == pytest.approx(0.4, abs=0.02)
+    finally:
+        del ENCODERS["mae_ft_x"]
