@@ -41,32 +41,37 @@ def _shape(kind: int, i: int, size: int = 40) -> np.ndarray:
 def odd_files(root: Path) -> dict[str, str]:
     """Every kind of file a real folder holds, made with Pillow; returns name -> expected fate
     ("ok" or the start of the skip reason)."""
-    sub = root / "sub" / "deeper"
-    sub.mkdir(parents=True)
+    (root / "sub" / "deeper").mkdir(parents=True)
     rgb = Image.fromarray(_shape(0, 1))
-    fates = {}
-    rgb.save(root / "plain.png"); fates["plain.png"] = "ok"
-    rgb.convert("CMYK").save(root / "cmyk.jpg"); fates["cmyk.jpg"] = "ok"
-    rgb.save(root / "photo.webp"); fates["photo.webp"] = "ok"
-    rgb.save(root / "scan.tiff"); fates["scan.tiff"] = "ok"
-    rgb.save(root / "old.bmp"); fates["old.bmp"] = "ok"
-    frames = [Image.fromarray(_shape(1, 2)), Image.fromarray(_shape(2, 3))]
-    frames[0].save(sub / "anim.gif", save_all=True, append_images=frames[1:]); fates["sub/deeper/anim.gif"] = "ok"
-    rgb.convert("P", palette=Image.Palette.ADAPTIVE).save(root / "palette.png"); fates["palette.png"] = "ok"
     rgba = rgb.convert("RGBA")
     rgba.putalpha(128)
-    rgba.save(root / "alpha.png"); fates["alpha.png"] = "ok"
-    Image.fromarray((np.arange(40 * 40).reshape(40, 40) * 40).astype(np.uint16)).save(root / "deep16.png")
-    fates["deep16.png"] = "ok"
-    rgb.convert("L").save(root / "grey.png"); fates["grey.png"] = "ok"
-    tall = Image.fromarray(np.zeros((60, 20, 3), np.uint8))  # stored 20 wide, shown 60 wide
+    frames = [Image.fromarray(_shape(1, 2)), Image.fromarray(_shape(2, 3))]
     exif = Image.Exif()
-    exif[0x0112] = 6  # rotate 90° clockwise to view
-    tall.save(root / "rotated.jpg", exif=exif); fates["rotated.jpg"] = "ok"
-    (root / "empty.png").write_bytes(b""); fates["empty.png"] = "empty"
+    exif[0x0112] = 6  # rotate 90° clockwise to view: stored 20 wide, shown 60 wide
+    deep = Image.fromarray((np.arange(40 * 40).reshape(40, 40) * 40).astype(np.uint16))
+    writers = {
+        "plain.png": lambda p: rgb.save(p),
+        "cmyk.jpg": lambda p: rgb.convert("CMYK").save(p),
+        "photo.webp": lambda p: rgb.save(p),
+        "scan.tiff": lambda p: rgb.save(p),
+        "old.bmp": lambda p: rgb.save(p),
+        "sub/deeper/anim.gif": lambda p: frames[0].save(p, save_all=True, append_images=frames[1:]),
+        "palette.png": lambda p: rgb.convert("P", palette=Image.Palette.ADAPTIVE).save(p),
+        "alpha.png": lambda p: rgba.save(p),
+        "deep16.png": lambda p: deep.save(p),
+        "grey.png": lambda p: rgb.convert("L").save(p),
+        "rotated.jpg": lambda p: Image.fromarray(np.zeros((60, 20, 3), np.uint8)).save(p, exif=exif),
+    }
+    fates = {}
+    for name, write in writers.items():
+        write(root / name)
+        fates[name] = "ok"
     good = (root / "plain.png").read_bytes()
-    (root / "truncated.png").write_bytes(good[: len(good) // 2]); fates["truncated.png"] = "corrupt"
-    (root / "notes.txt.jpg").write_text("this is not a picture"); fates["notes.txt.jpg"] = "not an image"
+    bad = {"empty.png": (b"", "empty"), "truncated.png": (good[: len(good) // 2], "corrupt"),
+           "notes.txt.jpg": (b"this is not a picture", "not an image")}
+    for name, (data, fate) in bad.items():
+        (root / name).write_bytes(data)
+        fates[name] = fate
     (root / ".hidden.png").write_bytes(good)  # hidden: ignored, neither read nor skipped
     return fates
 
@@ -130,6 +135,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     Image.new("RGB", (8, 8)).save(tmp_path / "few" / "one.png")
     assert main(["cluster", str(tmp_path / "few"), "-o", str(tmp_path / "out")]) == 2
     assert "needs at least" in capsys.readouterr().err
+    assert main(["cluster", str(tmp_path / "few"), "-o", str(tmp_path / "few" / "out")]) == 2
+    assert "inside the input folder" in capsys.readouterr().err
     assert main(["cluster", str(tmp_path / "few"), "--encoder", "nope"]) == 2
     assert main(["cluster", str(tmp_path / "few"), "--rule", "nope"]) == 2
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -197,7 +198,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     encoder, rule = args.encoder or DEFAULT_ENCODER, args.rule or DEFAULT_RULE
-    command = "zsc cluster " + " ".join(shlex.quote(str(a)) for a in (
+    command = f"cd {shlex.quote(os.getcwd())} && zsc cluster " + " ".join(shlex.quote(str(a)) for a in (
         *args.path, "-o", str(out), "--encoder", encoder,
         *(("--k", str(args.k)) if args.k else ("--rule", rule)), "--seed", str(args.seed)))
     res = cluster_images(args.path, out, encoder=encoder, k=args.k, rule=rule,

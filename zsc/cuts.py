@@ -22,8 +22,9 @@ from .registry import Registry
 def candidate_ks(n: int, max_clusters: int | None = None, dense_to: int = 30,
                  n_sparse: int = 12) -> np.ndarray:
     """Every k from 2 to `dense_to` (where the answer usually lies), then a geometric grid up to
-    `max_clusters` (default n // 10): a person wants tens of groups, not hundreds."""
-    top = max(2, min(max_clusters or max(n // 10, 2), n - 1))
+    `max_clusters` (default n // 10, at least n // 3 up to 30 for a small folder): a person wants
+    tens of groups, not hundreds."""
+    top = max(2, min(max_clusters or max(n // 10, min(dense_to, n // 3)), n - 1))
     dense = np.arange(2, min(dense_to, top) + 1)
     sparse = np.geomspace(dense[-1], top, n_sparse).astype(int) if top > dense[-1] else dense
     return np.unique(np.concatenate([dense, sparse]))

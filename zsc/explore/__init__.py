@@ -167,6 +167,17 @@ def duplicate_groups(x: np.ndarray, sha256: list[str], threshold: float = DUPLIC
     return out
 
 
+def check_out(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]) -> None:
+    """Refuse an output folder inside an input folder: nothing under PATH is written, and a
+    rerun would cluster the report's own pictures."""
+    o = Path(out).expanduser().resolve()
+    for p in paths:
+        d = Path(os.path.expanduser(str(p))).resolve()
+        if d.is_dir() and (o == d or d in o.parents):
+            raise InvalidParameterError(f"the output folder {out} is inside the input folder {p}: "
+                                        "choose another -o (nothing under PATH is written)")
+
+
 def cluster_images(
     paths: Iterable[str | os.PathLike[str]],
     out: str | os.PathLike[str] | None = None,
@@ -186,6 +197,9 @@ def cluster_images(
     from sklearn.metrics import silhouette_samples
 
     get_encoder(encoder)  # an unknown name fails before any file is read
+    paths = list(paths)
+    if out is not None:
+        check_out(out, paths)
     CUT_RULES.get(rule)
     say = on_stage or (lambda s: None)
     t: dict[str, float] = {}

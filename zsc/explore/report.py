@@ -80,6 +80,13 @@ def selection_curve(res: ClusterImagesResult) -> object:
     for k, c, lab in marks:
         ax.axvline(k, color=c, ls="--" if c != "C3" else "-", lw=1.5, label=lab)
     ax.set_xscale("log")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ticks = [t for t in (2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000, 2000, 5000)
+             if t <= sw["n_clusters"].max()]
+    ax.set_xticks(sorted(set(ticks) | {res.k}))
     ax.set_xlabel("number of clusters k (log scale)")
     ax.set_ylabel("silhouette")
     ax.legend(fontsize=8, loc="best")
