@@ -40,22 +40,27 @@ def main() -> None:
             reduced = reduce(e.features, replace(UMAP_PAPER, seed=seed), input_key=e.key, cache=True)
             model = Agglomerative(n_clusters=2, linkage="ward").fit(reduced)
             sweep, cuts = cut_sweep(model, reduced, candidate_ks(len(reduced)))
-            amis = {k: ami(e.labels, lab) for k, lab in cuts.items()}
-            best = max(amis, key=amis.__getitem__)
-            for rule, spec in CUT_RULES.items():
-                k = int(sweep["n_clusters"].iloc[spec.pick(sweep)])
-                rows.append({"dataset": name, "seed": seed, "rule": rule, "k": k, "ami": amis[k]})
-            rows.append({"dataset": name, "seed": seed, "rule": "(best k, uses labels)", "k": best,
-                         "ami": amis[best]})
-            rows.append({"dataset": name, "seed": seed, "rule": "(true k, uses labels)",
-                         "k": len(np.unique(e.labels)), "ami": amis[len(np.unique(e.labels))]})
+            # Fashion-MNIST's coarse level (4 groups) asks whether a rule only works for ~10 classes.
+            targets = {name: e.labels, **{f"{name}:{lvl}": y for lvl, y in e.hierarchy.items()
+                                          if len(np.unique(y)) != len(np.unique(e.labels))}}
+            picks = {rule: int(sweep["n_clusters"].iloc[spec.pick(sweep)]) for rule, spec in CUT_RULES.items()}
+            for target, y in targets.items():
+                amis = {k: ami(y, lab) for k, lab in cuts.items()}
+                best = max(amis, key=amis.__getitem__)
+                true_k = len(np.unique(y))
+                for rule, k in picks.items():
+                    rows.append({"dataset": target, "seed": seed, "rule": rule, "k": k, "ami": amis[k]})
+                rows.append({"dataset": target, "seed": seed, "rule": "(best k, uses labels)", "k": best,
+                             "ami": amis[best]})
+                rows.append({"dataset": target, "seed": seed, "rule": "(true k, uses labels)",
+                             "k": true_k, "ami": amis[true_k] if true_k in amis else float("nan")})
             print(f"{name} seed {seed}: done", flush=True)
     df = pd.DataFrame(rows)
     if args.csv:
         df.to_csv(args.csv, index=False)
     table = df.groupby(["rule", "dataset"]).agg(ami=("ami", "mean"), k=("k", lambda s: "/".join(map(str, s))))
     wide = table.unstack("dataset")
-    wide[("ami", "mean")] = wide["ami"].mean(axis=1)
+    wide[("ami", "mean")] = wide["ami"][list(DATASETS)].mean(axis=1)  # the 10-class sets
     print(wide.sort_values(("ami", "mean"), ascending=False).round(3).to_markdown())
 
 

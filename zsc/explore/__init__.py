@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,44 +24,18 @@ from .. import config
 from .._version import __version__
 from ..cluster import Agglomerative
 from ..cuts import CUT_RULES, DEFAULT_RULE, alternatives, candidate_ks, choose_cut, cut_sweep
-from ..data.folder import FolderImages, Skipped, read_images
+from ..data.folder import FolderImages, read_images
 from ..embed import check_finite, default_device, encode
 from ..encoders import get_encoder
 from ..errors import InvalidParameterError
 from ..io import config_hash
 from ..reduce import UMAP_PAPER, ReducerConfig, reduce
+from .result import ClusterImagesResult
 
 DEFAULT_ENCODER = "efficientnet_lite0"  # the best encoder that works offline for photos (README)
 MIN_IMAGES = 6
 DUPLICATE_COSINE = 0.985  # cosine similarity of embeddings above which two images are near-duplicates
 OUTLIER_NEIGHBOURS = 5
-
-
-@dataclass
-class ClusterImagesResult:
-    """What `cluster_images` found: one row per image in `table`, the sweep of cuts, the choice."""
-
-    paths: list[str]
-    labels: np.ndarray
-    table: pd.DataFrame  # path, cluster, silhouette, outlier_score, duplicate_group, x, y
-    sweep: pd.DataFrame  # n_clusters and the label-free scores of each candidate cut
-    k: int
-    how: str  # how k was chosen, in words
-    rule: str | None  # the cut rule (None when k was given)
-    coarser: int | None
-    finer: int | None
-    encoder: str
-    skipped: list[Skipped]
-    thumbnails: list[Any]
-    embeddings: np.ndarray
-    reduced: np.ndarray
-    cuts: dict[int, np.ndarray] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def scores(self) -> pd.DataFrame:
-        return self.table
 
 
 def file_cache_dir(encoder: str) -> Path:

@@ -14,16 +14,13 @@ import html
 import io
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .. import gallery
 from ..io import atomic_path
 from ..versions import versions_text
-
-if TYPE_CHECKING:
-    from . import ClusterImagesResult
+from .result import ClusterImagesResult
 
 TYPICAL = 8
 UNCERTAIN = 4
