@@ -134,13 +134,13 @@ def render_html(res: ClusterImagesResult, command: str | None, figures: dict[str
         f"<tr><th>{e(a)}</th><td>{e(b)}</td></tr>" for a, b in summary) + "</table></div>")
     parts.append("<h2>How many clusters</h2><p>Each candidate cut of the ward tree, scored by its "
                  "silhouette in the UMAP space without any labels. The paper keeps the highest; that "
-                 "often means two clusters, so the default rule looks for the best cut of at least "
-                 "five (README, “Clustering your own images”). Rerun with <code>--k</code> for "
-                 "the coarser or finer alternative.</p>" + figures["curve"])
-    parts.append("<h2>Cluster sizes</h2><div class='wrap'><table><tr><th>cluster</th><th>images</th>"
+                 "often means two clusters, so the default rule takes the best cut of at least five "
+                 "(measured on labelled data: README, “Clustering your own images”). To see the "
+                 "coarser or finer alternative, rerun with <code>--k</code>.</p>" + figures["curve"])
+    parts.append("<h2>Cluster sizes</h2><div class='wrap'><table style='width:100%;max-width:600px'><tr><th>cluster</th><th>images</th>"
                  "<th></th></tr>" + "".join(
-                     f"<tr><td>{c}</td><td>{n}</td><td><span class='bar' style='width:"
-                     f"{max(2, int(300 * n / sizes.max()))}px'></span></td></tr>"
+                     f"<tr><td>{c}</td><td>{n}</td><td style='width:60%'><span class='bar' "
+                     f"style='width:{max(1, round(100 * n / sizes.max()))}%'></span></td></tr>"
                      for c, n in sizes.items()) + "</table></div>")
     parts.append("<h2>Map</h2><p>The images in two dimensions (UMAP of the same embeddings), coloured "
                  "by cluster, with thumbnails of a sample.</p>" + figures["map"])
