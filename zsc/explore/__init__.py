@@ -36,6 +36,7 @@ DEFAULT_ENCODER = "efficientnet_lite0"  # the best encoder that works offline fo
 MIN_IMAGES = 6
 DUPLICATE_COSINE = 0.985  # cosine similarity of embeddings above which two images are near-duplicates
 OUTLIER_NEIGHBOURS = 5
+STAGES = ("reading images", "embedding", "UMAP", "clustering", "writing the report")
 
 
 def file_cache_dir(encoder: str) -> Path:
@@ -174,12 +175,24 @@ def cluster_images(
     if out is not None:
         check_out(out, paths)
     CUT_RULES.get(rule)
-    say = on_stage or (lambda s: None)
+    from tqdm import tqdm
+
+    stages = tqdm(total=len(STAGES), desc="zsc cluster", unit="stage", disable=not progress,
+                  bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})")
+
+    def say(stage: str) -> None:
+        """One bar over the stages (those that take long have their own bar too)."""
+        stages.set_description(f"zsc cluster: {stage}")
+        stages.update(1)
+        if on_stage is not None:
+            on_stage(stage)
+
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     say("reading images")
     folder = read_images(paths, progress=progress)
     t["read"] = time.perf_counter() - t0
+    say("embedding")
     if len(folder) < MIN_IMAGES:
         raise InvalidParameterError(
             f"found {len(folder)} readable image(s) ({len(folder.skipped)} skipped); clustering needs "
@@ -225,4 +238,5 @@ def cluster_images(
 
         say("writing the report")
         write_report(res, out, command=command)
+    stages.close()
     return res
