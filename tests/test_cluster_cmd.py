@@ -161,8 +161,12 @@ def pixels_run(tmp_path_factory):
     (odd / "readme.md").write_text("# not an image")
     before = _digest(folder)
     out = root / "out"
-    rc = main(["cluster", str(folder), "-o", str(out), "--encoder", "pixels", "--no-progress"])
+    with pytest.MonkeyPatch.context() as mp:  # module-scoped: the autouse home is not set yet
+        mp.setenv("ZSC_HOME", str(root / "zsc_home"))
+        mp.delenv("ZSC_CACHE_DIR", raising=False)
+        rc = main(["cluster", str(folder), "-o", str(out), "--encoder", "pixels", "--no-progress"])
     assert rc == 0
+    assert (root / "zsc_home" / "cache" / "files" / "pixels").is_dir()
     assert _digest(folder) == before
     return out, folder
 
@@ -215,11 +219,31 @@ def test_default_encoder_and_cache(tmp_path, monkeypatch):
     assert calls == [] and np.allclose(again.embeddings, res.embeddings)
 
 
+def test_gallery_takes_arrays_and_paths(tmp_path):
+    """The montage and map functions the report (and the book) draw with."""
+    from matplotlib.figure import Figure
+
+    from zsc import gallery
+
+    arrays = np.stack([_shape(i % 3, i) for i in range(9)])
+    folder = shapes_folder(tmp_path, n=2)
+    paths = sorted(folder.glob("k*.png"))
+    for images in (arrays, paths, arrays[..., 0]):
+        fig = gallery.montage(images, titles=[str(i) for i in range(len(images))], ncol=4)
+        assert isinstance(fig, Figure) and len(gallery.figure_png(fig)) > 1000
+    fig = gallery.cluster_montage(arrays, np.arange(9) % 3, per_cluster=3)
+    assert sum(ax.has_data() for ax in fig.axes) == 9
+    xy = np.random.default_rng(0).normal(size=(9, 2))
+    assert gallery.figure_png(gallery.thumbnail_map(arrays, xy, np.arange(9) % 3, n_thumbs=5))
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
-def test_report_renders_in_chromium(pixels_run, tmp_path):
+@pytest.mark.parametrize("size", ["1280,2000", "390,1600"])
+def test_report_renders_in_chromium(pixels_run, tmp_path, size):
     out, _ = pixels_run
     shot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                    "--window-size=1280,2000", (out / "report.html").as_uri()],
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    f"--screenshot={shot}", f"--window-size={size}", (out / "report.html").as_uri()],
                    check=True, capture_output=True, timeout=120)
-    assert shot.stat().st_size > 10_000
+    img = np.asarray(Image.open(shot).convert("L"))
+    assert img.shape[1] == int(size.split(",")[0]) and (img < 200).mean() > 0.01  # drawn, not blank

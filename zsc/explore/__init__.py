@@ -29,6 +29,7 @@ from ..embed import check_finite, default_device, encode
 from ..encoders import get_encoder
 from ..errors import InvalidParameterError
 from ..io import config_hash
+from ..metrics import silhouette_samples_blocked
 from ..reduce import UMAP_PAPER, ReducerConfig, reduce
 from .result import ClusterImagesResult
 
@@ -168,8 +169,6 @@ def cluster_images(
     """Cluster the images PATHs name; with `out`, write `assignments.csv` and `report.html`
     there. `k` fixes the number of clusters; otherwise `rule` (a `zsc.cuts.CUT_RULES` name)
     picks it from the label-free sweep. `command`: the command line to show in the report."""
-    from sklearn.metrics import silhouette_samples
-
     get_encoder(encoder)  # an unknown name fails before any file is read
     paths = list(paths)
     if out is not None:
@@ -224,7 +223,8 @@ def cluster_images(
     labels = cuts[k] if k in cuts else model.cut(n_clusters=k)
     cuts[k] = labels
     coarser, finer = alternatives(sweep, k)
-    sil = (silhouette_samples(reduced, labels) if 1 < k < len(x) else np.full(len(x), np.nan))
+    sil = (silhouette_samples_blocked(reduced, labels) if 1 < k < len(x)
+           else np.full(len(x), np.nan))  # blocked: O(block) memory at any n
     outl = outlier_scores(x)
     dup = duplicate_groups(x, folder.sha256)
     t["cluster"] = time.perf_counter() - t0
