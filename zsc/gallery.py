@@ -114,11 +114,30 @@ def cluster_montage(images: Any, labels: Sequence[int] | np.ndarray, *, per_clus
     return fig
 
 
+def spread(xy: np.ndarray, grid: int, n_max: int | None = None, seed: int = 0) -> np.ndarray:
+    """One point per occupied cell of a `grid` x `grid` partition of the map (the point nearest
+    the cell's centre), at most `n_max` of them (a seeded sample of cells): thumbnails then show
+    every region side by side instead of piling up where the points are dense."""
+    if not len(xy):
+        return np.array([], int)
+    lo, span = xy.min(axis=0), np.ptp(xy, axis=0) + 1e-12
+    pos = (xy - lo) / span * grid
+    cell = np.minimum(pos.astype(int), grid - 1)
+    dist = np.linalg.norm(pos - (cell + 0.5), axis=1)
+    key = cell[:, 0] * grid + cell[:, 1]
+    order = np.lexsort((dist, key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    if n_max is not None and len(first) > n_max:
+        first = np.sort(np.random.default_rng(seed).choice(first, n_max, replace=False))
+    return first
+
+
 def thumbnail_map(images: Any, coords: np.ndarray, labels: Sequence[int] | np.ndarray | None = None,
                   *, n_thumbs: int = 200, zoom: float = 0.35, width: float = WIDTH,
                   seed: int = 0, title: str | None = None) -> Figure:
-    """A 2-D map (e.g. UMAP) of all points, coloured by label, with thumbnails of a seeded
-    sample of `n_thumbs` of them drawn at their place: what each region of the map holds."""
+    """A 2-D map (e.g. UMAP) of all points, coloured by label, with thumbnails of up to
+    `n_thumbs` of them spread over the map (`spread`, one per thumbnail-sized cell) drawn at their place: what each region of
+    the map holds."""
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     items = _items(images)
@@ -128,12 +147,12 @@ def thumbnail_map(images: Any, coords: np.ndarray, labels: Sequence[int] | np.nd
     colors = None if labels is None else [cmap(int(v) % 20) for v in np.asarray(labels)]
     ax.scatter(xy[:, 0], xy[:, 1], s=4, c=colors if colors is not None else "0.5", alpha=0.6,
                linewidths=0)
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(xy), min(n_thumbs, len(xy)), replace=False) if len(xy) else []
+    thumb_px = 48 * zoom * 2  # the size a thumbnail is drawn at, in figure pixels at DPI
+    pick = spread(xy, max(2, int(width * DPI * 0.9 / thumb_px)), n_thumbs, seed)
     for i in pick:
         thumb = np.asarray(thumbnail(items[i], 48))
         edge = colors[i] if colors is not None else "0.5"
-        box = AnnotationBbox(OffsetImage(thumb, zoom=zoom * 96 / 48 * DPI / 100), xy[i], frameon=True,
+        box = AnnotationBbox(OffsetImage(thumb, zoom=zoom * 2), xy[i], frameon=True,
                              pad=0.05, bboxprops={"edgecolor": edge, "linewidth": 1.2})
         ax.add_artist(box)
     if labels is not None:
