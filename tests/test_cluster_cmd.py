@@ -164,7 +164,8 @@ def pixels_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:  # module-scoped: the autouse home is not set yet
         mp.setenv("ZSC_HOME", str(root / "zsc_home"))
         mp.delenv("ZSC_CACHE_DIR", raising=False)
-        rc = main(["cluster", str(folder), "-o", str(out), "--encoder", "pixels", "--no-progress"])
+        rc = main(["cluster", str(folder), "-o", str(out), "--encoder", "pixels", "--no-progress",
+                   "--links"])
     assert rc == 0
     assert (root / "zsc_home" / "cache" / "files" / "pixels").is_dir()
     assert _digest(folder) == before
@@ -181,6 +182,9 @@ def test_command_end_to_end(pixels_run):
     dup = df[df["path"].str.contains("k0_00")]["duplicate_group"]
     assert (dup >= 0).all() and dup.nunique() == 1
     assert (out / "montage.png").stat().st_size > 1000 and (out / "map.png").exists()
+    linked = sorted((out / "clusters").rglob("*.png"))  # --links: a folder per cluster
+    assert len(linked) == 37 and all(p.resolve().parent == folder.resolve() for p in linked)
+    assert {p.parent.name for p in linked} == {str(c) for c in df["cluster"].unique()}
 
 
 def test_report_is_self_contained_and_lists_skipped(pixels_run):

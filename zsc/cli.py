@@ -200,9 +200,11 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     encoder, rule = args.encoder or DEFAULT_ENCODER, args.rule or DEFAULT_RULE
     command = f"cd {shlex.quote(os.getcwd())} && zsc cluster " + " ".join(shlex.quote(str(a)) for a in (
         *args.path, "-o", str(out), "--encoder", encoder,
-        *(("--k", str(args.k)) if args.k else ("--rule", rule)), "--seed", str(args.seed)))
+        *(("--k", str(args.k)) if args.k else ("--rule", rule)), "--seed", str(args.seed),
+        *(("--links",) if args.links else ())))
     res = cluster_images(args.path, out, encoder=encoder, k=args.k, rule=rule,
-                         seed=args.seed, progress=not args.no_progress, command=command)
+                         seed=args.seed, progress=not args.no_progress, command=command,
+                         links=args.links)
     alt = ", ".join(f"{w} k = {v}" for w, v in (("coarser", res.coarser), ("finer", res.finer)) if v)
     print(f"{len(res.paths)} images in {res.k} clusters ({res.how}"
           + (f"; {alt}" if alt else "") + f"); {len(res.skipped)} file(s) skipped")
@@ -294,6 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how k is chosen without labels: a rule of zsc.cuts.CUT_RULES (default: "
                    "the one measured best, README; `silhouette` is the paper's)")
     s.add_argument("--seed", type=int, default=0, help="UMAP seed")
+    s.add_argument("--links", action="store_true",
+                   help="also make OUT/clusters/<cluster>/ with links to each cluster's files "
+                   "(copies where links are not possible); the originals are not touched")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_cluster)
 

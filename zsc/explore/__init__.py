@@ -164,11 +164,13 @@ def cluster_images(
     cache: bool = True,
     progress: bool = True,
     command: str | None = None,
+    links: bool = False,
     on_stage: Callable[[str], None] | None = None,
 ) -> ClusterImagesResult:
     """Cluster the images PATHs name; with `out`, write `assignments.csv` and `report.html`
     there. `k` fixes the number of clusters; otherwise `rule` (a `zsc.cuts.CUT_RULES` name)
-    picks it from the label-free sweep. `command`: the command line to show in the report."""
+    picks it from the label-free sweep. `command`: the command line to show in the report;
+    `links`: also OUT/clusters/<cluster>/, links to each cluster's files."""
     get_encoder(encoder)  # an unknown name fails before any file is read
     paths = list(paths)
     if out is not None:
@@ -238,5 +240,9 @@ def cluster_images(
 
         say("writing the report")
         write_report(res, out, command=command)
+        if links:
+            from .report import link_clusters
+
+            link_clusters(res, out)
     stages.close()
     return res

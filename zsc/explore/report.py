@@ -197,3 +197,23 @@ def write_report(res: ClusterImagesResult, out: str | os.PathLike[str], *, comma
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(render_html(res, command, figures), encoding="utf-8")
     return out / "report.html"
+
+
+def link_clusters(res: ClusterImagesResult, out: str | os.PathLike[str]) -> Path:
+    """OUT/clusters/<cluster>/ with a symbolic link to each member (a copy where the file system
+    has no links), so a file manager shows the clusters; the originals are never touched. Names
+    keep the file's own, prefixed by its row in assignments.csv (two folders may share a name)."""
+    import shutil
+
+    root = Path(out) / "clusters"
+    if root.exists():
+        shutil.rmtree(root)  # only zsc's own links from an earlier run
+    for i, (path, c) in enumerate(zip(res.paths, res.labels, strict=True)):
+        d = root / str(int(c))
+        d.mkdir(parents=True, exist_ok=True)
+        target = d / f"{i:06d}_{os.path.basename(path)}"
+        try:
+            target.symlink_to(Path(path).resolve())
+        except OSError:
+            shutil.copy2(path, target)
+    return root
