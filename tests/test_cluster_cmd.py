@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import re
 import shutil
 import subprocess
@@ -192,7 +194,10 @@ def test_report_is_self_contained_and_lists_skipped(pixels_run):
     text = (out / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "<script" not in text and "@import" not in text and "url(" not in text
-    assert text.count("data:image/") > 10
+    uris = re.findall(r'src="data:image/(png|jpeg);base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(uris) > 10 and len(uris) == text.count("<img ")  # every picture inline ...
+    for _, data in uris:  # ... and every one decodes
+        Image.open(io.BytesIO(base64.b64decode(data))).load()
     for must in ("empty file", "readme.md", "not an image", "How many clusters", "zsc cluster ",
                  "pixels", "numpy", "Near-duplicates", "Outliers"):
         assert must in text, must
