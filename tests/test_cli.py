@@ -76,7 +76,7 @@ def test_help_lists_every_subcommand(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     out = capsys.readouterr().out
-    for cmd in ("datasets", "encoders", "embed", "run", "results", "batch", "book", "notebook", "zoo"):
+    for cmd in ("datasets", "encoders", "embed", "cluster", "run", "results", "batch", "book", "notebook", "zoo"):
         assert f"    {cmd} " in out, cmd
 
 

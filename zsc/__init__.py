@@ -16,4 +16,15 @@ def recommended(*args, **kwargs):  # noqa: D103 — documented in zsc.recipe
 
 recommended.__doc__ = "The paper's recommended recipe (UMAP -> AC ward); see zsc.recipe.recommended."
 
-__all__ = ["ZscError", "__version__", "recommended"]
+
+
+def cluster_images(*args, **kwargs):  # noqa: D103 — documented in zsc.explore
+    from .explore import cluster_images as _cluster_images
+
+    return _cluster_images(*args, **kwargs)
+
+
+cluster_images.__doc__ = ("Cluster a folder of your own images and write a report (`zsc cluster`); "
+                          "see zsc.explore.cluster_images.")
+
+__all__ = ["ZscError", "__version__", "cluster_images", "recommended"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -189,6 +190,28 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .cuts import DEFAULT_RULE
+    from .explore import DEFAULT_ENCODER, cluster_images
+
+    out = Path(args.output)
+    encoder, rule = args.encoder or DEFAULT_ENCODER, args.rule or DEFAULT_RULE
+    command = f"cd {shlex.quote(os.getcwd())} && zsc cluster " + " ".join(shlex.quote(str(a)) for a in (
+        *args.path, "-o", str(out), "--encoder", encoder,
+        *(("--k", str(args.k)) if args.k else ("--rule", rule)), "--seed", str(args.seed),
+        *(("--links",) if args.links else ())))
+    res = cluster_images(args.path, out, encoder=encoder, k=args.k, rule=rule,
+                         seed=args.seed, progress=not args.no_progress, command=command,
+                         links=args.links)
+    alt = ", ".join(f"{w} k = {v}" for w, v in (("coarser", res.coarser), ("finer", res.finer)) if v)
+    print(f"{len(res.paths)} images in {res.k} clusters ({res.how}"
+          + (f"; {alt}" if alt else "") + f"); {len(res.skipped)} file(s) skipped")
+    print(f"report: {out / 'report.html'}\nassignments: {out / 'assignments.csv'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zsc", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -255,6 +278,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="list the jobs and their state; run nothing")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_batch)
+
+    s = sub.add_parser("cluster", help="cluster a folder of your own images; write a report",
+                       description="Cluster the images PATHs name (folders, recursively; globs; "
+                       "text files of paths) with the paper's recipe: a pretrained encoder, UMAP "
+                       "to 50-d, agglomerative ward, the cut chosen without labels. Writes "
+                       "OUT/assignments.csv and one self-contained OUT/report.html; files that "
+                       "cannot be read are skipped and listed. Nothing under PATH is modified.")
+    s.add_argument("path", nargs="+", metavar="PATH")
+    s.add_argument("-o", "--output", default="zsc-cluster", metavar="OUT",
+                   help="output folder (default: ./zsc-cluster)")
+    s.add_argument("--encoder", default=None,
+                   help="a registered encoder (`zsc encoders`; default: efficientnet_lite0, the "
+                   "best that works offline for photos)")
+    s.add_argument("--k", type=int, default=None, help="the number of clusters (default: chosen)")
+    s.add_argument("--rule", default=None,
+                   help="how k is chosen without labels: a rule of zsc.cuts.CUT_RULES (default: "
+                   "the one measured best, README; `silhouette` is the paper's)")
+    s.add_argument("--seed", type=int, default=0, help="UMAP seed")
+    s.add_argument("--links", action="store_true",
+                   help="also make OUT/clusters/<cluster>/ with links to each cluster's files "
+                   "(copies where links are not possible); the originals are not touched")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_cluster)
 
     book = sub.add_parser("book", help="build the companion book (results, chapters, site)")
     bsub = book.add_subparsers(dest="book_command", required=True)

@@ -1,0 +1,248 @@
+"""Cluster a folder of your own images the way the paper recommends, and say what came out.
+
+`cluster_images(paths)` reads the images (`zsc.data.folder`), embeds them with a pretrained
+encoder (cached per file content, so adding ten images embeds ten and a killed run resumes),
+reduces with the paper's UMAP (50-d, 30 neighbours, min_dist 0), builds the ward tree and cuts
+it where a label-free rule says (`zsc.cuts`; the paper's silhouette argmax stays in the sweep).
+Per image it scores how well it sits in its cluster (silhouette), how far it is from anything
+else (outlier score) and which images are near-duplicates of it. `write_report` (in
+`zsc.explore.report`) turns the result into `assignments.csv` and one self-contained `report.html`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import config
+from .._version import __version__
+from ..cluster import Agglomerative
+from ..cuts import CUT_RULES, DEFAULT_RULE, alternatives, candidate_ks, choose_cut, cut_sweep
+from ..data.folder import FolderImages, read_images
+from ..embed import check_finite, default_device, encode
+from ..encoders import get_encoder
+from ..errors import InvalidParameterError
+from ..io import config_hash
+from ..metrics import silhouette_samples_blocked
+from ..reduce import UMAP_PAPER, ReducerConfig, reduce
+from .result import ClusterImagesResult
+
+DEFAULT_ENCODER = "efficientnet_lite0"  # the best encoder that works offline for photos (README)
+MIN_IMAGES = 6
+DUPLICATE_COSINE = 0.985  # cosine similarity of embeddings above which two images are near-duplicates
+OUTLIER_NEIGHBOURS = 5
+STAGES = ("reading images", "embedding", "UMAP", "clustering", "writing the report")
+
+
+def file_cache_dir(encoder: str) -> Path:
+    """Per-file embeddings of one encoder configuration, named by file content (SHA-256)."""
+    spec = get_encoder(encoder)
+    key = {"encoder": encoder, "weights": spec.weights_id,
+           "preprocessing": spec.preprocessing.for_native_size(None).key(), "precision": "fp32",
+           "zsc_version": __version__}
+    return config.cache_dir() / "files" / encoder / config_hash(key)
+
+
+def embed_images(folder: FolderImages, encoder: str = DEFAULT_ENCODER, *, batch_size: int = 64,
+                 cache: bool = True, progress: bool = True) -> np.ndarray:
+    """Features of every image in `folder`; those already embedded (same bytes, same encoder
+    configuration) come from the cache, the rest are embedded and each written as soon as its
+    batch is done (so `kill -9` loses one batch at most). Runs in fp32 on the CPU or CUDA."""
+    spec = get_encoder(encoder)
+    root = file_cache_dir(encoder)
+    feats: list[np.ndarray | None] = [None] * len(folder)
+    for i, h in enumerate(folder.sha256):
+        f = root / h[:2] / f"{h}.npy"
+        if cache and f.is_file():
+            try:
+                feats[i] = np.load(f)
+            except (OSError, ValueError):
+                feats[i] = None  # damaged: embed again
+    todo = [i for i, v in enumerate(feats) if v is None]
+    if todo:
+        model = spec.build(None)
+        pre = spec.preprocessing.for_native_size(None)
+        device = default_device()
+        images = folder.images
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"embedding ({encoder})", unit="img", disable=not progress)
+        for start in range(0, len(todo), batch_size):
+            part = todo[start:start + batch_size]
+            out = encode(model, [images[i] for i in part], pre, batch_size=batch_size, device=device,
+                         precision="fp32", progress=False)
+            check_finite(out, f"encoder {encoder!r} on {len(part)} images")
+            for i, row in zip(part, out, strict=True):
+                feats[i] = row.astype(np.float32)
+                if cache:
+                    _save(root / folder.sha256[i][:2] / f"{folder.sha256[i]}.npy", feats[i])
+            bar.update(len(part))
+        bar.close()
+    return np.stack([np.asarray(v) for v in feats]) if feats else np.zeros((0, spec.dim), np.float32)
+
+
+def _save(path: Path, arr: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, arr)
+    os.replace(tmp, path)
+
+
+def umap_config(n: int, n_components: int = 50) -> tuple[ReducerConfig, list[str]]:
+    """The paper's UMAP, shrunk only where a tiny folder cannot take it (said in the report)."""
+    cfg = replace(UMAP_PAPER, n_components=n_components)
+    notes = []
+    if n - 2 < cfg.n_components:
+        cfg = replace(cfg, n_components=max(2, n - 2))
+        notes.append(f"UMAP to {cfg.n_components} dimensions, not 50: only {n} images")
+    if n - 1 < cfg.n_neighbors:
+        cfg = replace(cfg, n_neighbors=max(2, n - 1))
+        notes.append(f"UMAP with {cfg.n_neighbors} neighbours, not 30: only {n} images")
+    return cfg, notes
+
+
+def outlier_scores(x: np.ndarray, k: int = OUTLIER_NEIGHBOURS) -> np.ndarray:
+    """Mean cosine distance to an image's k nearest other images, in the encoder's space: high
+    for an image unlike anything else in the folder."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(x) - 1)
+    z = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    d, _ = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z)
+    return (d[:, 1:] ** 2 / 2).mean(axis=1)  # squared chord / 2 = cosine distance
+
+
+def duplicate_groups(x: np.ndarray, sha256: list[str], threshold: float = DUPLICATE_COSINE) -> np.ndarray:
+    """Near-duplicate groups (-1: none): identical bytes, or embeddings with cosine similarity
+    of at least `threshold`, joined transitively."""
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.neighbors import radius_neighbors_graph
+
+    z = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    g = radius_neighbors_graph(z, radius=float(np.sqrt(2 * (1 - threshold))), mode="connectivity")
+    same: dict[str, int] = {}
+    g = g.tolil()
+    for i, h in enumerate(sha256):
+        if h in same:
+            g[i, same[h]] = 1
+        same.setdefault(h, i)
+    _, comp = connected_components(g.tocsr(), directed=False)
+    sizes = np.bincount(comp)
+    out = np.full(len(x), -1)
+    groups = [c for c in np.unique(comp) if sizes[c] > 1]
+    for gid, c in enumerate(groups):
+        out[comp == c] = gid
+    return out
+
+
+def check_out(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]) -> None:
+    """Refuse an output folder inside an input folder: nothing under PATH is written, and a
+    rerun would cluster the report's own pictures."""
+    o = Path(out).expanduser().resolve()
+    for p in paths:
+        d = Path(os.path.expanduser(str(p))).resolve()
+        if d.is_dir() and (o == d or d in o.parents):
+            raise InvalidParameterError(f"the output folder {out} is inside the input folder {p}: "
+                                        "choose another -o (nothing under PATH is written)")
+
+
+def cluster_images(
+    paths: Iterable[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    encoder: str = DEFAULT_ENCODER,
+    k: int | None = None,
+    rule: str = DEFAULT_RULE,
+    seed: int = 0,
+    cache: bool = True,
+    progress: bool = True,
+    command: str | None = None,
+    links: bool = False,
+    on_stage: Callable[[str], None] | None = None,
+) -> ClusterImagesResult:
+    """Cluster the images PATHs name; with `out`, write `assignments.csv` and `report.html`
+    there. `k` fixes the number of clusters; otherwise `rule` (a `zsc.cuts.CUT_RULES` name)
+    picks it from the label-free sweep. `command`: the command line to show in the report;
+    `links`: also OUT/clusters/<cluster>/, links to each cluster's files."""
+    get_encoder(encoder)  # an unknown name fails before any file is read
+    paths = list(paths)
+    if out is not None:
+        check_out(out, paths)
+    CUT_RULES.get(rule)
+    from tqdm import tqdm
+
+    stages = tqdm(total=len(STAGES), desc="zsc cluster", unit="stage", disable=not progress,
+                  bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})")
+
+    def say(stage: str) -> None:
+        """One bar over the stages (those that take long have their own bar too)."""
+        stages.set_description(f"zsc cluster: {stage}")
+        stages.update(1)
+        if on_stage is not None:
+            on_stage(stage)
+
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    say("reading images")
+    folder = read_images(paths, progress=progress)
+    t["read"] = time.perf_counter() - t0
+    say("embedding")
+    if len(folder) < MIN_IMAGES:
+        raise InvalidParameterError(
+            f"found {len(folder)} readable image(s) ({len(folder.skipped)} skipped); clustering needs "
+            f"at least {MIN_IMAGES}")
+    if k is not None and not 1 <= k <= len(folder):
+        raise InvalidParameterError(f"--k must be between 1 and the number of images ({len(folder)}), got {k}")
+    t0 = time.perf_counter()
+    x = embed_images(folder, encoder, cache=cache, progress=progress)
+    t["embed"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cfg, notes = umap_config(len(x))
+    cfg = replace(cfg, seed=seed)
+    say("UMAP")
+    reduced = reduce(x, cfg, cache=cache)
+    cfg2 = replace(cfg, n_components=2, min_dist=0.1)
+    coords = reduce(x, cfg2, cache=cache)
+    t["reduce"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say("clustering")
+    model = Agglomerative(n_clusters=2, linkage="ward").fit(reduced)
+    sweep, cuts = cut_sweep(model, reduced, candidate_ks(len(x)), seed=seed)
+    if k is None:
+        k = choose_cut(sweep, rule)
+        how = f"{CUT_RULES.get(rule).description} (rule {rule!r})"
+        used_rule: str | None = rule
+    else:
+        how = "given (--k)"
+        used_rule = None
+    labels = cuts[k] if k in cuts else model.cut(n_clusters=k)
+    cuts[k] = labels
+    coarser, finer = alternatives(sweep, k)
+    sil = (silhouette_samples_blocked(reduced, labels) if 1 < k < len(x)
+           else np.full(len(x), np.nan))  # blocked: O(block) memory at any n
+    outl = outlier_scores(x)
+    dup = duplicate_groups(x, folder.sha256)
+    t["cluster"] = time.perf_counter() - t0
+    table = pd.DataFrame({"path": folder.paths, "cluster": labels, "silhouette": sil,
+                          "outlier_score": outl, "duplicate_group": dup,
+                          "x": coords[:, 0], "y": coords[:, 1]})
+    res = ClusterImagesResult(folder.paths, labels, table, sweep, k, how, used_rule, coarser, finer,
+                              encoder, folder.skipped, folder.thumbnails, x, reduced, cuts, t, notes)
+    if out is not None:
+        from .report import write_report
+
+        say("writing the report")
+        write_report(res, out, command=command)
+        if links:
+            from .report import link_clusters
+
+            link_clusters(res, out)
+    stages.close()
+    return res

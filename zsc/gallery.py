@@ -1,0 +1,178 @@
+"""Pictures of images: montages and 2-D thumbnail maps, as matplotlib Figures.
+
+These sit at the bottom of the stack (Pillow, matplotlib, numpy only) so that every later stage
+can show what its clusters contain: `zsc cluster`'s report draws with them, and the book's
+chapters can too. Images come as a uint8 array (N, H, W) or (N, H, W, C), a sequence of PIL
+images or arrays, or paths (opened with Pillow, EXIF orientation applied).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image, ImageOps
+
+ImageLike = Any  # PIL image, HxW / HxWxC array or a path
+WIDTH = 8.0  # inches, as the book's figures (zsc.report.figures.WIDTH)
+DPI = 85
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """An RGB copy of any Pillow mode: palette and transparent images over white (not the black
+    that a plain convert gives), 16-bit and float greyscale scaled to 8 bits, CMYK converted."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(image, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(a)
+        return Image.fromarray(a.round().astype(np.uint8)).convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def as_image(x: ImageLike) -> Image.Image:
+    """One image as RGB PIL: arrays as they are, paths opened (first frame, EXIF orientation)."""
+    if isinstance(x, Image.Image):
+        return to_rgb(x)
+    if isinstance(x, str | os.PathLike):
+        with Image.open(x) as im:
+            im.seek(0)
+            return to_rgb(ImageOps.exif_transpose(im) or im)
+    a = np.asarray(x)
+    if a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    return Image.fromarray(a[..., 0] if a.ndim == 3 and a.shape[2] == 1 else a).convert("RGB")
+
+
+def thumbnail(x: ImageLike, size: int = 96) -> Image.Image:
+    """The image fitted in a `size` square (aspect kept), RGB; small images are scaled up with
+    nearest neighbour so 8 px digits stay sharp rather than blurred."""
+    im = as_image(x)
+    scale = size / max(im.size)
+    new = (max(1, round(im.width * scale)), max(1, round(im.height * scale)))
+    return im.resize(new, Image.Resampling.NEAREST if scale > 2 else Image.Resampling.LANCZOS)
+
+
+def _items(images: Any) -> Sequence[ImageLike]:
+    return list(images) if not isinstance(images, np.ndarray) else [images[i] for i in range(len(images))]
+
+
+def montage(images: Any, titles: Sequence[str] | None = None, *, ncol: int = 8,
+            width: float = WIDTH, title: str | None = None) -> Figure:
+    """A grid of images (row by row), each with an optional title underneath."""
+    items = _items(images)
+    n = max(len(items), 1)
+    ncol = max(1, min(ncol, n))
+    nrow = math.ceil(n / ncol)
+    cell = width / ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width, cell * nrow * (1.15 if titles else 1.0)
+                                                  + (0.3 if title else 0)), squeeze=False, dpi=DPI)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(items):
+            ax.imshow(np.asarray(thumbnail(items[i], 128)))
+            if titles is not None:
+                ax.set_title(str(titles[i]), fontsize=8, y=-0.16)
+    if title:
+        fig.suptitle(title, fontsize=10, fontweight="bold")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99 if not title else 0.9,
+                        wspace=0.05, hspace=0.25 if titles else 0.05)
+    return fig
+
+
+def cluster_montage(images: Any, labels: Sequence[int] | np.ndarray, *, per_cluster: int = 10,
+                    order: np.ndarray | None = None, width: float = WIDTH) -> Figure:
+    """One row per cluster: up to `per_cluster` of its members, in `order` (e.g. most typical
+    first) or as they come, with the cluster's id and size at the left."""
+    items = _items(images)
+    labels = np.asarray(labels)
+    order = np.arange(len(labels)) if order is None else np.asarray(order)
+    clusters = [c for c in np.unique(labels)]
+    cell = width / (per_cluster + 1)
+    fig, axes = plt.subplots(len(clusters), per_cluster + 1, figsize=(width, cell * len(clusters)),
+                             squeeze=False, dpi=DPI)
+    for r, c in enumerate(clusters):
+        members = [i for i in order if labels[i] == c][:per_cluster]
+        axes[r, 0].text(0.5, 0.5, f"{c}\n({int((labels == c).sum())})", ha="center", va="center",
+                        fontsize=9, fontweight="bold")
+        for j, ax in enumerate(axes[r]):
+            ax.set_axis_off()
+            if 0 < j <= len(members):
+                ax.imshow(np.asarray(thumbnail(items[members[j - 1]], 128)))
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.99, wspace=0.05, hspace=0.05)
+    return fig
+
+
+def spread(xy: np.ndarray, grid: int, n_max: int | None = None, seed: int = 0) -> np.ndarray:
+    """One point per occupied cell of a `grid` x `grid` partition of the map (the point nearest
+    the cell's centre), at most `n_max` of them (a seeded sample of cells): thumbnails then show
+    every region side by side instead of piling up where the points are dense."""
+    if not len(xy):
+        return np.array([], int)
+    lo, span = xy.min(axis=0), np.ptp(xy, axis=0) + 1e-12
+    pos = (xy - lo) / span * grid
+    cell = np.minimum(pos.astype(int), grid - 1)
+    dist = np.linalg.norm(pos - (cell + 0.5), axis=1)
+    key = cell[:, 0] * grid + cell[:, 1]
+    order = np.lexsort((dist, key))
+    first = order[np.r_[True, key[order][1:] != key[order][:-1]]]
+    if n_max is not None and len(first) > n_max:
+        first = np.sort(np.random.default_rng(seed).choice(first, n_max, replace=False))
+    return first
+
+
+def thumbnail_map(images: Any, coords: np.ndarray, labels: Sequence[int] | np.ndarray | None = None,
+                  *, n_thumbs: int = 200, zoom: float = 0.35, width: float = WIDTH,
+                  seed: int = 0, title: str | None = None) -> Figure:
+    """A 2-D map (e.g. UMAP) of all points, coloured by label, with thumbnails of up to
+    `n_thumbs` of them spread over the map (`spread`, one per thumbnail-sized cell) drawn at their place: what each region of
+    the map holds."""
+    from matplotlib.offsetbox import AnnotationBbox, OffsetImage
+
+    items = _items(images)
+    xy = np.asarray(coords, dtype=float)
+    fig, ax = plt.subplots(figsize=(width, width * 0.8), dpi=DPI)
+    cmap = plt.get_cmap("tab20")
+    colors = None if labels is None else [cmap(int(v) % 20) for v in np.asarray(labels)]
+    ax.scatter(xy[:, 0], xy[:, 1], s=4, c=colors if colors is not None else "0.5", alpha=0.6,
+               linewidths=0)
+    thumb_px = 48 * zoom * 2  # the size a thumbnail is drawn at, in figure pixels at DPI
+    pick = spread(xy, max(2, int(width * DPI * 0.9 / thumb_px)), n_thumbs, seed)
+    for i in pick:
+        thumb = np.asarray(thumbnail(items[i], 48))
+        edge = colors[i] if colors is not None else "0.5"
+        box = AnnotationBbox(OffsetImage(thumb, zoom=zoom * 2), xy[i], frameon=True,
+                             pad=0.05, bboxprops={"edgecolor": edge, "linewidth": 1.2})
+        ax.add_artist(box)
+    if labels is not None:
+        lab = np.asarray(labels)
+        for c in np.unique(lab):
+            centre = np.median(xy[lab == c], axis=0)
+            ax.annotate(str(c), centre, fontsize=11, fontweight="bold", ha="center", va="center",
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": cmap(int(c) % 20),
+                              "alpha": 0.85})
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """A figure as PNG bytes, closed afterwards (reports embed them; no open figures pile up)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
