@@ -15,10 +15,9 @@ import papermill as pm
 import pytest
 import yaml
 
-from zsc import config, profiles
+from zsc import config, notebooks, profiles
 from zsc.errors import UnknownNameError
 from zsc.report import build as book
-from zsc.report import notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = notebooks.sources()

@@ -11,11 +11,10 @@ import nbformat
 import pandas as pd
 import pytest
 
-from zsc import profiles
+from zsc import notebooks, profiles
 from zsc.cli import main
 from zsc.errors import InvalidParameterError
 from zsc.report import build as book
-from zsc.report import notebooks
 from zsc.settings import PAPER_REDUCERS
 
 CHAPTER = "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# {title}\n\n" \

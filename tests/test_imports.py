@@ -18,7 +18,7 @@ RANK = {
     "data": 1, "encoders": 2, "embed": 3, "reduce": 4, "cluster": 5, "settings": 5.5,
     "metrics": 6, "results": 7, "pipeline": 8, "recipe": 8, "pretrain": 8, "baselines": 8,
     "cuts": 8, "explore": 9,
-    "analysis": 9, "claims": 9.5, "profiles": 10, "report.notebooks": 10, "batch": 11, "report": 12,
+    "analysis": 9, "claims": 9.5, "profiles": 10, "notebooks": 10, "batch": 11, "report": 12,
     "book": 13, "cli": 13,
 }
 
@@ -62,7 +62,7 @@ def graph() -> dict[str, set[str]]:
 
 
 def rank(module: str) -> int:
-    """A module's stage: its own entry (`report.notebooks`, run by the batch) or its package's."""
+    """A module's stage: its own entry or its package's."""
     parts = module.split(".")[1:]
     for n in range(len(parts), 0, -1):
         if ".".join(parts[:n]) in RANK:
@@ -115,7 +115,32 @@ def test_the_walker_sees_a_cycle_and_a_back_edge():
 def test_every_module_is_seen():
     g = graph()
     assert {"zsc.cli", "zsc.batch.grid", "zsc.report.build", "zsc.profiles"} <= set(g)
-    assert "zsc.report.notebooks" in g["zsc.batch.grid"]  # lazy and relative imports resolved
+    assert "zsc.notebooks" in g["zsc.batch.grid"]  # lazy and relative imports resolved
+
+
+def package(module: str) -> str:
+    """The top-level part of zsc a module belongs to (`zsc.batch.grid` -> `batch`)."""
+    return module.split(".")[1] if module != "zsc" else "zsc"
+
+
+def package_edges(g: dict[str, set[str]]) -> set[tuple[str, str]]:
+    return {(package(a), package(b)) for a, targets in g.items() for b in targets
+            if "zsc" not in (a, b) and package(a) != package(b)}
+
+
+def test_the_package_check_sees_a_two_way_import():
+    g = {"zsc.batch.grid": {"zsc.report.build"}, "zsc.report.build": {"zsc.batch.run"}}
+    assert two_way(package_edges(g)) == [("batch", "report")]
+
+
+def two_way(edges: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted((a, b) for a, b in edges if a < b and (b, a) in edges)
+
+
+def test_no_two_packages_import_each_other():
+    """Files may form no cycle, and neither may packages: batch -> report -> batch hid behind a
+    special rank for `report.notebooks` until it moved below both (`zsc.notebooks`)."""
+    assert two_way(package_edges(graph())) == []
 
 
 def test_no_import_cycles():

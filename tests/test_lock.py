@@ -13,8 +13,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from zsc import versions
-from zsc.report import notebooks
+from zsc import notebooks, versions
 from zsc.results import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]

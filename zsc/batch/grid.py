@@ -29,11 +29,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import config, profiles, resources
+from .. import config, notebooks, profiles, resources
 from .._version import __version__
 from ..errors import InvalidParameterError, ZscError
 from ..io import config_hash
-from ..report import notebooks
 from .jobs import JOB_KINDS, JobKind
 
 

@@ -113,14 +113,14 @@ def notebook_out(p: Mapping[str, Any], output: Path) -> Path:
 
 
 def _ident_notebook(p: Mapping[str, Any]) -> dict[str, Any]:
+    from .. import notebooks
     from ..io import sha256_file
-    from ..report import notebooks
 
     return {"notebook_sha": sha256_file(notebooks.resolve(p["notebook"]))[:16]}
 
 
 def _run_notebook(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
-    from ..report import notebooks
+    from .. import notebooks
 
     out = notebook_out(p, output)
     notebooks.execute(notebooks.resolve(p["notebook"]), out, p["parameters"])

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .. import notebooks
 from .._version import __version__
 from ..errors import InvalidParameterError, ZscError
 from ..io import atomic_path
-from ..report import notebooks
 from .grid import Grid, Job
 from .jobs import JOB_KINDS, notebook_out
 

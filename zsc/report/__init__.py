@@ -1,3 +1,3 @@
-"""The book: chapter execution (`notebooks`), what a chapter starts from (`chapter`), and the
-build from results to site (`build`). Import the submodule you need; this file imports nothing,
-so the batch runner can use `report.notebooks` without pulling in the build."""
+"""The book: what a chapter starts from (`chapter`), its figures (`figures`) and the build from
+results to site (`build`). Import the submodule you need; this file imports nothing. Executing
+one chapter is `zsc.notebooks`, below both the batch runner and the build, which call it."""

@@ -29,11 +29,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import profiles
+from .. import notebooks, profiles
 from .._version import __version__
 from ..errors import ZscError
 from ..io import atomic_path, config_hash, sha256_file
-from . import notebooks
 
 MANUAL = "zsc notebook"  # `executed_by` of a copy run by hand: the build keeps it (see execute_all)
 

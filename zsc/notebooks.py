@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import config
-from ..errors import InvalidParameterError, ZscError
-from ..versions import versions_text
+from . import config
+from .errors import InvalidParameterError, ZscError
+from .versions import versions_text
 
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
