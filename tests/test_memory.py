@@ -13,6 +13,7 @@ from sklearn.cluster import AffinityPropagation as SkAP
 from sklearn.datasets import make_blobs
 
 from zsc import cluster as C
+from zsc.cluster import memory as M
 from zsc.cluster.memory import ap_need, largest_fitting
 from zsc.errors import InvalidParameterError
 
@@ -30,14 +31,14 @@ def test_parse_bytes(text, size):
 def test_parse_bytes_refuses(bad):
     with pytest.raises(InvalidParameterError, match="max_memory must be a positive size"):
         C.parse_bytes(bad)
-    assert not C.is_size(bad)
+    assert not M.is_size(bad)
 
 
 def test_default_budget_is_this_machines_memory():
     import os
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    assert C.machine_memory() == mem == C.memory_budget(None)
+    assert M.machine_memory() == mem == C.memory_budget(None)
     assert C.memory_budget("1MB") == 10**6
 
 
@@ -54,7 +55,7 @@ def test_memory_need_by_hand():
     for name in ("kmeans", "spectral", "hdbscan"):
         assert C.memory_need(name, n, d) == n * d * 8
     # the brief's scale: 50,000 float32 points in 50-d
-    assert C.format_bytes(C.memory_need("affinity_propagation", 50_000, 50, itemsize=4)) == "93.2 GiB"
+    assert M.format_bytes(C.memory_need("affinity_propagation", 50_000, 50, itemsize=4)) == "93.2 GiB"
 
 
 def _peak(fn):

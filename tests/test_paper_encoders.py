@@ -178,9 +178,9 @@ def test_precision_is_the_papers():
 
 def test_cluster_overrides_name_registered_encoders():
     from zsc.encoders import ENCODERS
-    from zsc.settings import paper_table
+    from zsc.settings import settings_table
 
-    used = {e for per in paper_table().values() for e in per}
+    used = {e for per in settings_table().values() for e in per}
     assert used <= set(ENCODERS.names()), used - set(ENCODERS.names())
 
 

@@ -79,7 +79,8 @@ def paper_spearman_table() -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- helpers
-def _title_col(df: pd.DataFrame) -> str:
+def clusterer_column(df: pd.DataFrame) -> str:
+    """The column naming the clusterer: the paper's title where the rows carry it."""
     return "clusterer_title" if "clusterer_title" in df.columns else "clusterer"
 
 
@@ -101,7 +102,7 @@ def frame_hash(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
 def ami_table(df: pd.DataFrame, index: str = "encoder", columns: str | None = None,
               values: str = "ami", agg: str = "mean") -> pd.DataFrame:
     """Pivot of `values` (default AMI): rows `index`, columns clusterer titles (or `columns`)."""
-    columns = columns or _title_col(df)
+    columns = columns or clusterer_column(df)
     return df.pivot_table(index=index, columns=columns, values=values, aggfunc=agg)
 
 
@@ -112,7 +113,7 @@ def rank_per_dataset(df: pd.DataFrame, by: str = "encoder", metric: str = "ami")
     vice versa); ties share the average rank. Returns datasets × `by`.
     """
     if by == "clusterer":
-        by = _title_col(df)
+        by = clusterer_column(df)
     mean = df.groupby(["dataset", by])[metric].mean().unstack(by)
     return mean.rank(axis=1, ascending=False, method="average")
 
@@ -190,7 +191,7 @@ def best_per(df: pd.DataFrame, by: str = "encoder", within: str = "dataset",
     averaged over everything else, its value and the runner-up's: columns best, value, second,
     second_value."""
     if by == "clusterer":
-        by = _title_col(df)
+        by = clusterer_column(df)
     mean = df.groupby([within, by])[metric].mean().unstack(by)
     rows = []
     for key, r in mean.iterrows():
@@ -274,7 +275,7 @@ def spearman_ami_knn(results: pd.DataFrame, knn: pd.DataFrame, by: str | None = 
     per `by` (backbone family; None pools all encoders as "all"), clusterer and k, as in the
     paper. Long form with `n` pairs and the 95 % interval (`ci_low`, `ci_high`; NaN below
     `MIN_PAIRS`). AMI is averaged over clustering seeds first: a pair counts once."""
-    title = _title_col(results)
+    title = clusterer_column(results)
     if by is None:
         results = results.assign(encoder_family="all")
         by = "encoder_family"
@@ -290,7 +291,7 @@ def ami_knn_pairs(results: pd.DataFrame, knn: pd.DataFrame, by: str = "encoder_f
                   ) -> pd.DataFrame:
     """The points `spearman_ami_knn` correlates: per encoder, dataset, `by` and clusterer, AMI
     averaged over clustering seeds (a pair counts once) beside its kNN accuracy at each k."""
-    title = _title_col(results)
+    title = clusterer_column(results)
     keys = ["encoder", "dataset", by, title]
     res = results[[*keys, "ami"]].groupby(keys, as_index=False)["ami"].mean()
     return res.merge(knn_long(knn)[["encoder", "dataset", "k", "knn_acc"]], on=["encoder", "dataset"],
@@ -300,7 +301,7 @@ def ami_knn_pairs(results: pd.DataFrame, knn: pd.DataFrame, by: str = "encoder_f
 def pair_means(df: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
     """`cols` per clusterer, encoder and dataset, averaged over clustering seeds: the points a
     correlation across encoder × dataset pairs is computed on (each pair counts once)."""
-    keys = [_title_col(df), *(k for k in ("encoder", "dataset") if k in df.columns)]
+    keys = [clusterer_column(df), *(k for k in ("encoder", "dataset") if k in df.columns)]
     return df.groupby(keys, as_index=False)[list(cols)].mean()
 
 
@@ -321,7 +322,7 @@ def silhouette_correlation(df: pd.DataFrame, spaces: Sequence[str] = ("original"
     clusterer, across (encoder, dataset) pairs (averaged over clustering seeds first, so each
     pair counts once), with `n` and 95 % intervals (`ci_low`/`ci_high` for Spearman,
     `kendall_ci_low`/`kendall_ci_high`; NaN below `MIN_PAIRS`)."""
-    title = _title_col(df)
+    title = clusterer_column(df)
     cols = [f"silhouette_{s}" for s in spaces if f"silhouette_{s}" in df.columns]
     pair = [k for k in ("encoder", "dataset") if k in df.columns]
     if pair and "seed" in df.columns:

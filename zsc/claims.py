@@ -216,7 +216,7 @@ def _prep_umap_gain(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
     s = ev.sweep
     if s.empty or not {"umap", "none"} <= set(s["sweep_reducer"]):
         return "no reducer sweep with UMAP and no reduction in this profile"
-    title = analysis._title_col(s)
+    title = analysis.clusterer_column(s)
     m = s.groupby([*UNIT, title, "sweep_reducer"])["ami"].mean().unstack("sweep_reducer")
     gain = (m["umap"] - m["none"]).dropna().rename("gain").reset_index()
     gain = gain.rename(columns={title: "clusterer_title"})
@@ -231,7 +231,7 @@ def _prep_margin(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
     res = ev.res
     if res.empty:
         return "no clustering rows"
-    title = analysis._title_col(res)
+    title = analysis.clusterer_column(res)
     m = res.groupby([*UNIT, title], as_index=False)["ami"].mean()
     m = m.rename(columns={title: "clusterer_title"})
     if p["clusterer"] not in set(m["clusterer_title"]) or m["clusterer_title"].nunique() < 2:
@@ -261,7 +261,7 @@ def _prep_knn(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
         return "no kNN rows in this profile"
     sel = analysis.paper_selection(ev.res, "ami_knn")
     pairs = analysis.ami_knn_pairs(sel, ev.knn)
-    pairs = pairs[pairs["k"] == p["k"]].rename(columns={analysis._title_col(sel): "clusterer_title"})
+    pairs = pairs[pairs["k"] == p["k"]].rename(columns={analysis.clusterer_column(sel): "clusterer_title"})
     return _enough_pairs(pairs)
 
 
@@ -275,7 +275,7 @@ def _prep_silhouette(ev: Evidence, p: Mapping[str, Any]) -> Prepared:
         return f"no {col} column in the results"
     sel = analysis.paper_selection(ev.res, "silhouette_ami")
     pairs = analysis.pair_means(sel, [col, "ami"])
-    return _enough_pairs(pairs.rename(columns={analysis._title_col(sel): "clusterer_title"}))
+    return _enough_pairs(pairs.rename(columns={analysis.clusterer_column(sel): "clusterer_title"}))
 
 
 def _stat_silhouette(d: pd.DataFrame, p: Mapping[str, Any]) -> float:

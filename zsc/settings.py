@@ -185,7 +185,7 @@ def paper_settings(clusterer: str, encoder: str, family: str | None = None,
     return s.reducer, dict(s.params)
 
 
-def paper_table(dataset: str | None = None) -> dict[str, dict[str, PaperSetting]]:
+def settings_table(dataset: str | None = None) -> dict[str, dict[str, PaperSetting]]:
     """Every clusterer × paper encoder (zsc names) setting."""
     return {c: {e: paper_setting(c, e, dataset=dataset) for e in PAPER_ENCODER} for c in PAPER_CLUSTERER}
 
@@ -196,7 +196,7 @@ def paper_reducer_share(encoders: Sequence[str], reducers: Sequence[str]) -> pd.
     from .cluster import CLUSTERERS
 
     chosen = pd.DataFrame([{"clusterer_title": CLUSTERERS.get(c).title, "reducer": s.reducer.method}
-                           for c, by_enc in paper_table().items()
+                           for c, by_enc in settings_table().items()
                            for e, s in by_enc.items() if e in encoders])
     return (pd.crosstab(chosen["clusterer_title"], chosen["reducer"], normalize="index")
             .reindex(columns=list(reducers), fill_value=0.0))

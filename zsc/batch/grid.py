@@ -233,7 +233,7 @@ def _positive(v: Any) -> bool:
 
 
 def _is_size(v: Any) -> bool:
-    from ..cluster import is_size
+    from ..cluster.memory import is_size
 
     return is_size(v)
 

@@ -44,32 +44,15 @@ import numpy as np
 from ..errors import InvalidEmbeddingError, InvalidParameterError
 from ..reduce import NONE, UMAP_PAPER, ReducerConfig
 from ..registry import Registry
-from .estimators import (
-    HDBSCAN,
-    VECTOR_LINKAGES,
-    AffinityPropagation,
-    Agglomerative,
-    average_zscore,
-)
-from .memory import (
-    FULL_MATRIX_LINKAGES,
-    MemoryBudgetError,
-    ap_need,
-    format_bytes,
-    is_size,
-    linkage_need,
-    machine_memory,
-    parse_bytes,
-)
+from .estimators import HDBSCAN, AffinityPropagation, Agglomerative
+from .memory import MemoryBudgetError, ap_need, linkage_need, parse_bytes
 from .memory import budget as memory_budget
-from .spectral import Spectral, cluster_qr, discretize, normalized_adjacency_embedding
+from .spectral import Spectral
 
-__all__ = [
+__all__ = [  # the stage's public surface; helpers stay in their modules (memory, spectral, ...)
     "CLUSTERERS", "ClustererSpec", "ClusterResult", "make_clusterer", "check_params", "cluster",
-    "validate_embeddings", "Agglomerative", "AffinityPropagation", "HDBSCAN", "Spectral",
-    "VECTOR_LINKAGES", "average_zscore", "cluster_qr", "discretize",
-    "normalized_adjacency_embedding", "memory_need", "memory_budget", "parse_bytes", "is_size",
-    "machine_memory", "format_bytes", "MemoryBudgetError", "FULL_MATRIX_LINKAGES",
+    "validate_embeddings", "memory_need", "memory_budget", "parse_bytes", "MemoryBudgetError",
+    "Agglomerative", "AffinityPropagation", "HDBSCAN", "Spectral",
 ]
 
 

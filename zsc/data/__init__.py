@@ -17,7 +17,7 @@ Images come back either as one uint8 array (small sets) or as a lazy sequence of
 
 from __future__ import annotations
 
-from . import offline, paper  # registration
+from . import offline, paper  # noqa: F401  (registration)
 from .core import (
     DATASETS,
     GROUPS,
@@ -40,14 +40,11 @@ from .offline import (
     FASHION_MNIST_DEFAULT_DIR,
     FASHION_MNIST_FINE_TO_COARSE,
     fashion_mnist_dir,
-    read_idx,
-    sklearn_datasets_dir,
 )
 
 __all__ = [
     "DATASETS", "FASHION_MNIST_CLASSES", "FASHION_MNIST_COARSE", "FASHION_MNIST_DEFAULT_DIR",
     "FASHION_MNIST_FINE_TO_COARSE", "GROUPS", "DatasetSpec", "LoadedDataset", "available_splits",
     "clamp_samples", "dataset_stats", "fashion_mnist_dir", "fingerprint", "get_dataset",
-    "list_datasets", "load_dataset", "missing_error", "offline", "paper", "paper_table",
-    "read_idx", "sklearn_datasets_dir", "subsample_indices",
+    "list_datasets", "load_dataset", "missing_error", "paper_table", "subsample_indices",
 ]

@@ -313,7 +313,7 @@ def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
     from .. import analysis
 
     cols: dict[str, dict[str, str]] = {}
-    title = analysis._title_col(res)
+    title = analysis.clusterer_column(res)
     sc = analysis.silhouette_correlation(analysis.paper_selection(res, "silhouette_ami"))
     for space, g in sc.groupby("space", sort=False) if len(sc) else ():
         name = f"silhouette ({'UMAP' if space == 'umap' else space} space) vs AMI"

@@ -26,7 +26,6 @@ from .. import claims, profiles
 
 
 @dataclasses.dataclass
-
 class Chapter:
     profile: dict[str, Any]
     res: pd.DataFrame  # clustering rows
@@ -34,11 +33,26 @@ class Chapter:
     encoders: list[str]  # the profile's encoders whose weights are here
     skipped: dict[str, str]  # left out, with why
 
-    def __getattr__(self, key: str) -> Any:  # ch.datasets, ch.seed, ... from the profile
-        try:
-            return self.__dict__["profile"][key]
-        except KeyError:
-            raise AttributeError(key) from None
+    # The profile's values a chapter reads, typed (an editor sees them; a typo is an error).
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.profile["datasets"])
+
+    @property
+    def clusterers(self) -> list[str]:
+        return list(self.profile["clusterers"])
+
+    @property
+    def n_samples(self) -> int | None:
+        return self.profile.get("n_samples")
+
+    @property
+    def seed(self) -> int:
+        return int(self.profile["seed"])
+
+    @property
+    def knn_n_train(self) -> int | None:
+        return self.profile.get("knn_n_train")
 
     @property
     def showcase(self) -> dict[str, str]:

@@ -158,7 +158,7 @@ def heatmaps(df: pd.DataFrame, value: str = "ami", facet: str = "dataset", col_w
              center: float | None = None, label: str = "AMI") -> Figure:
     """One heatmap of `value` per `facet` (dataset or group): encoders × clusterers, annotated,
     mean over seeds (and over the datasets of a group); one shared colour scale."""
-    title = analysis._title_col(df)
+    title = analysis.clusterer_column(df)
     m = df.groupby([facet, "encoder", title], observed=True)[value].mean()
     order = (analysis.ordered_groups(df[facet].unique()) if "group" in facet
              else sorted(df[facet].unique()))
