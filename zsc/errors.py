@@ -35,3 +35,11 @@ class DiskFullError(ZscError, OSError):
 
     def __str__(self) -> str:  # OSError would print "[Errno 28] None: path" once errno is set
         return str(self.args[0]) if self.args else ""
+
+
+class UnwritablePathError(ZscError, OSError):
+    """A folder or file zsc must write cannot be written (read-only, a file where a folder
+    belongs, no permission); found before any work, so nothing is computed in vain."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -1,0 +1,287 @@
+"""Issue #23 — every bad input one line (exit 2) before any work, files a team can share, two
+runners that share a grid's work. One section per item of the issue; where an item is a class
+of input (every `--params` shape, every path that cannot be written), the class is tested.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import zsc
+from zsc import io as zio
+from zsc.cli import main
+from zsc.errors import InvalidParameterError, UnwritablePathError
+from zsc.results import ResultsStore
+
+ROW = {"encoder": "pixels", "dataset": "digits", "split": "test", "n_samples": 10, "seed": 0,
+       "reducer": "none", "reducer_params": {}, "clusterer": "kmeans", "clusterer_params": {},
+       "ami": 0.5}
+
+
+def cli_error(capsys, argv) -> str:
+    """Run the CLI, assert exit 2 and one `zsc: error:` line (no traceback); return that line."""
+    assert main(argv) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    errs = [ln for ln in lines if ln.startswith("zsc: error:")]
+    assert len(errs) == 1 and errs[0] == lines[-1], lines
+    assert not any("Traceback" in ln for ln in lines), lines
+    return errs[0]
+
+
+def nothing_embedded() -> bool:
+    cache = zsc.config.cache_dir()
+    return not cache.exists() or not any(cache.rglob("*.npz"))
+
+
+# --------------------------------------------------------------------------- unwritable paths
+# Each way a folder cannot be written. Read-only folders are simulated where the tests run as
+# root (root writes anywhere): creating a folder or a file under one fails as the OS would.
+UNWRITABLE = ["read-only", "read-only file system", "a file", "under a file"]
+
+
+def unwritable(kind: str, tmp_path: Path, monkeypatch) -> Path:
+    """A folder path of this kind that files cannot be created in."""
+    if kind == "a file":
+        p = tmp_path / "taken"
+        p.write_text("not a folder")
+        return p
+    if kind == "under a file":
+        (tmp_path / "file").write_text("x")
+        return tmp_path / "file" / "sub"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    code = errno.EACCES if kind == "read-only" else errno.EROFS
+    if os.geteuid() != 0 and kind == "read-only":
+        ro.chmod(0o555)
+        return ro / "sub"
+    real_mkstemp, real_mkdir = tempfile.mkstemp, os.mkdir
+
+    def inside(d) -> bool:
+        return d is not None and Path(d).resolve().is_relative_to(ro.resolve())
+
+    def mkstemp(*a, dir=None, **kw):  # noqa: A002 - tempfile's own name
+        if inside(dir):
+            raise OSError(code, os.strerror(code), str(dir))
+        return real_mkstemp(*a, dir=dir, **kw)
+
+    def mkdir(path, *a, **kw):
+        if inside(path):
+            raise OSError(code, os.strerror(code), str(path))
+        return real_mkdir(path, *a, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    return ro / "sub"
+
+
+@pytest.mark.parametrize("kind", UNWRITABLE)
+def test_1_check_writable_refuses_every_kind(kind, tmp_path, monkeypatch):
+    p = unwritable(kind, tmp_path, monkeypatch)
+    with pytest.raises(UnwritablePathError, match=f"cannot write the store {p}"):
+        zio.check_writable(p, "the store")
+    with pytest.raises(UnwritablePathError):
+        zio.check_writable(p, "the store", create=False)
+    with pytest.raises(UnwritablePathError), zio.atomic_path(p / "f.txt") as tmp:
+        tmp.write_text("never")
+
+
+@pytest.mark.parametrize("kind", UNWRITABLE)
+@pytest.mark.parametrize("where", ["run --results", "ZSC_HOME", "results -o", "batch --results",
+                                   "batch --output"])
+def test_1_every_unwritable_path_is_one_line_before_any_work(kind, where, capsys, tmp_path,
+                                                             monkeypatch):
+    store = tmp_path / "store"
+    ResultsStore(store).append(ROW)
+    bad = unwritable(kind, tmp_path, monkeypatch)
+    argv = {
+        "run --results": ["run", "pixels", "digits", "--clusterer", "kmeans", "--n-samples", "30",
+                          "--results", str(bad)],
+        "ZSC_HOME": ["run", "pixels", "digits", "--clusterer", "kmeans", "--n-samples", "30",
+                     "--results", str(tmp_path / "ok")],
+        "results -o": ["results", str(store), "-o", str(bad / "x.csv")],
+        "batch --results": ["batch", "smoke", "--results", str(bad), "--no-progress"],
+        "batch --output": ["batch", "smoke", "--output", str(bad), "--no-progress"],
+    }[where]
+    if where == "ZSC_HOME":
+        monkeypatch.setenv("ZSC_HOME", str(bad))
+    line = cli_error(capsys, argv)
+    assert "cannot write" in line and str(bad) in line
+    assert nothing_embedded()
+    if where.startswith("batch"):  # the dry run says the same
+        assert cli_error(capsys, [*argv, "--dry-run"]) == line
+
+
+# --------------------------------------------------------------------------- 1. --params etc.
+PARAMS = [
+    ('{"kmeans": {"n_clusters": "ten"}}', "n_clusters cannot be overridden"),
+    ('{"kmeans": {"n_clusters": 5}}', "n_clusters cannot be overridden"),
+    ('{"kmeans": {"random_state": 3}}', "random_state cannot be overridden"),
+    ('{"hdbscan": {"min_cluster_size": "ten"}}', "min_cluster_size must be a whole number"),
+    ('{"hdbscan": {"min_cluster_size": 2.5}}', "min_cluster_size must be a whole number"),
+    ('{"hdbscan": {"cluster_selection_method": "x"}}', "cluster_selection_method"),
+    ('{"kmeans": {"max_iter": -1}}', "max_iter"),
+    ('{"kmeans": {"max_iter": true}}', "max_iter must be a whole number"),
+    ('{"spectral": {"affinity": "banana"}}', "affinity"),
+    ('{"ac_with_c": {"linkage": "banana"}}', "banana"),
+    ('{"affinity_propagation": {"damping": "high"}}', "damping must be a number"),
+    ('{"affinity_propagation": {"damping": 2}}', "damping must be in [0.5, 1)"),
+    ('{"kmeans": {"bogus": 1}}', "unknown parameter(s) bogus"),
+    ('{"kmean": {}}', "unknown clusterer 'kmean'"),
+    ('{"kmeans": 5}', "the parameters must be a mapping"),
+    ('{"kmeans": [1, 2]}', "the parameters must be a mapping"),
+    ('{"kmeans": "x"}', "the parameters must be a mapping"),
+    ("[1, 2]", "must map clusterer names to their parameters"),
+    ("5", "must map clusterer names to their parameters"),
+    ('"kmeans"', "must map clusterer names to their parameters"),
+    ("{kmeans: 1}", "--params is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("text,why", PARAMS)
+def test_1_every_params_shape_is_one_line_before_any_work(text, why, capsys):
+    line = cli_error(capsys, ["run", "pixels", "digits", "--clusterer", "kmeans",
+                              "--n-samples", "30", "--params", text])
+    assert why in line
+    assert nothing_embedded()
+
+
+@pytest.mark.parametrize("text,why", PARAMS[:-1])
+def test_1_every_params_shape_is_refused_by_the_api_too(text, why):
+    import json
+
+    from zsc.pipeline import run
+
+    with pytest.raises(zsc.errors.ZscError, match=None) as err:
+        run("pixels", "digits", ["kmeans"], n_samples=30, params=json.loads(text), progress=False)
+    assert why in str(err.value)
+    assert nothing_embedded()
+
+
+@pytest.mark.parametrize("argv,why", [
+    (["--seed", "-1"], "seed must be a whole number of at least 0, got -1"),
+    (["--device", "banana"], "unknown device 'banana'"),
+    (["--device", "cuda:x"], "unknown device 'cuda:x'"),
+    (["--device", "cuda:99"], "not available on this machine"),
+    (["--device", "meta"], "unsupported device 'meta'"),
+])
+@pytest.mark.parametrize("command", ["run", "embed"])
+def test_1_seed_and_device_are_one_line_before_any_work(command, argv, why, capsys):
+    line = cli_error(capsys, [command, "pixels", "digits", "--n-samples", "30", *argv])
+    assert why in line
+    assert nothing_embedded()
+
+
+def test_1_cuda_without_a_gpu_is_one_line(capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    line = cli_error(capsys, ["run", "pixels", "digits", "--device", "cuda"])
+    assert "device 'cuda' is not available on this machine (0 cuda device(s))" in line
+
+
+def test_1_sample_seed_is_checked_by_the_api():
+    from zsc.pipeline import run
+
+    with pytest.raises(InvalidParameterError, match="sample seed must be"):
+        run("pixels", "digits", ["kmeans"], n_samples=30, sample_seed=-2, progress=False)
+
+
+# --------------------------------------------------------------------------- 1-2. grid values
+def grid_file(tmp: Path, stages: list[dict]) -> Path:
+    path = tmp / "g.yaml"
+    path.write_text(yaml.safe_dump({"name": "g", "results": str(tmp / "results"),
+                                    "stages": stages}))
+    return path
+
+
+@pytest.mark.parametrize("params,why", [
+    ({"n_clusters": "five"}, "n_clusters cannot be overridden"),
+    ({"min_cluster_size": "ten"}, "min_cluster_size must be a whole number"),
+    ({"metric": "nope"}, "metric"),
+    ([1, 2], "a mapping of clusterer parameters"),
+])
+def test_2_grid_cluster_values_are_bad_in_the_dry_run_and_the_run(params, why, tmp_path, capsys):
+    clusterer = "kmeans" if "n_clusters" in params else "hdbscan"
+    path = grid_file(tmp_path, [{"kind": "cluster", "params": {
+        "encoder": "pixels", "dataset": "digits", "n_samples": 30, "clusterer": clusterer,
+        "params": params}}])
+    assert main(["batch", str(path), "--dry-run"]) == 2  # as the run: nothing runs
+    out = capsys.readouterr()
+    assert "todo" not in out.out and why in out.out and "Traceback" not in out.err
+    assert main(["batch", str(path), "--no-progress"]) == 2
+    assert why in capsys.readouterr().err
+    assert nothing_embedded()
+
+
+# --------------------------------------------------------------------------- 5. foreign files
+@pytest.mark.parametrize("foreign", [
+    pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}),  # another program's table
+    pd.DataFrame([{**ROW, "run_key": "somethingelse", "reducer_params": "{}",
+                   "clusterer_params": "{}"}]),  # a zsc row under another name (copied)
+])
+def test_5_a_foreign_parquet_file_is_named_and_skipped(foreign, tmp_path, capsys):
+    store = ResultsStore(tmp_path)
+    store.append(ROW)
+    foreign.to_parquet(tmp_path / "other.parquet")
+    with pytest.warns(UserWarning, match=r"other\.parquet is not a zsc results row"):
+        df = store.read()
+    assert len(df) == 1 and "x" not in df
+    assert main(["results", str(tmp_path), "-o", str(tmp_path / "out.csv")]) == 0
+    out = pd.read_csv(tmp_path / "out.csv")
+    assert len(out) == 1 and "x" not in out
+    assert "1 rows written" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- 7. umask
+@pytest.mark.parametrize("mask", [0o022, 0o002, 0o077])
+def test_7_files_honour_the_umask(mask, tmp_path):
+    import numpy as np
+
+    old = os.umask(mask)
+    try:
+        ResultsStore(tmp_path / "res").append(ROW)
+        zio.save_arrays(tmp_path / "cache" / "a.npz", {"v": 1}, a=np.arange(3))
+        with zio.atomic_path(tmp_path / "jobs" / "r.json") as tmp:
+            tmp.write_text("{}")
+    finally:
+        os.umask(old)
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) == 3
+    for p in files:
+        assert stat.S_IMODE(p.stat().st_mode) == 0o666 & ~mask, p
+
+
+# --------------------------------------------------------------------------- 9. smaller ones
+@pytest.mark.parametrize("n", ["0", "50", "0.9"])
+def test_9_n_components_without_a_reducer_is_refused(n, capsys):
+    line = cli_error(capsys, ["run", "pixels", "digits", "--n-components", n])
+    assert "--n-components is the size of the --reducer's output; give --reducer too" in line
+
+
+def test_9_n_components_zero_with_a_reducer_is_refused(capsys):
+    line = cli_error(capsys, ["run", "pixels", "digits", "--reducer", "pca", "--n-components", "0"])
+    assert "n_components must be positive" in line
+
+
+def test_9_warnings_are_one_line_without_python_source(tmp_path):
+    import subprocess
+    import sys
+
+    store = ResultsStore(tmp_path)
+    store.append(ROW)
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    pd.DataFrame({"x": [1]}).to_parquet(tmp_path / "other.parquet")
+    done = subprocess.run([sys.executable, "-m", "zsc.cli", "results", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    err = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(err) == 2, err
+    assert err[0].startswith("zsc: warning: results file ") and "broken.parquet" in err[0]
+    assert err[1].startswith("zsc: warning: ") and "other.parquet" in err[1]
+    assert "1 clustering rows" in done.stdout
