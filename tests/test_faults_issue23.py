@@ -285,3 +285,148 @@ def test_9_warnings_are_one_line_without_python_source(tmp_path):
     assert err[0].startswith("zsc: warning: results file ") and "broken.parquet" in err[0]
     assert err[1].startswith("zsc: warning: ") and "other.parquet" in err[1]
     assert "1 clustering rows" in done.stdout
+
+
+# --------------------------------------------------------------------------- 8. two runners
+CLUSTERERS = ["kmeans", "spectral", "ac_with_c", "ac_without_c", "affinity_propagation", "hdbscan"]
+
+
+def small_stages(n: int = 60) -> list[dict]:
+    common = {"encoder": "pixels", "dataset": "digits", "n_samples": n}
+    return [
+        {"kind": "embed", "params": common, "product": {"seed": [0, 1]}},
+        {"kind": "cluster", "params": common, "product": {"seed": [0, 1], "clusterer": CLUSTERERS}},
+        {"kind": "knn", "params": {**common, "n_train": n, "ks": [1, 10]}, "product": {"seed": [0, 1]}},
+    ]
+
+
+def test_8_a_held_job_is_left_at_once_and_come_back_to(tmp_path):
+    import threading
+
+    from filelock import FileLock
+
+    from zsc import batch
+    from zsc.batch.run import execute_job, lock_path
+
+    grid = batch.load_grid(str(grid_file(tmp_path, [{"kind": "embed", "params": {
+        "encoder": "pixels", "dataset": "digits", "n_samples": 40, "umap": False},
+        "product": {"seed": [0, 1]}}])))
+    job = grid.jobs[0]
+    lock = lock_path(grid.output, job.key)
+    lock.parent.mkdir(parents=True)
+    other = FileLock(str(lock), thread_local=False)
+    other.acquire()  # another runner is on this job
+    st = execute_job(job, str(grid.results), str(grid.output), wait=False)
+    assert st["status"] == "held" and not batch.is_done(grid.output, job.key)
+    threading.Timer(2.0, other.release).start()  # ... and lets it go unfinished
+    summary = batch.run_grid(grid, jobs=1, progress=False)
+    assert summary.ok and summary.done == 2  # the held job was come back to and run
+    assert all(batch.is_done(grid.output, j.key) for j in grid.jobs)
+
+
+def _runner(path: Path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "zsc.cli", "batch", str(path), "--jobs", "1", "--no-progress"]
+    return subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=dict(os.environ))
+
+
+def _counts(out: str) -> tuple[int, int]:
+    line = next(ln for ln in out.splitlines() if ln.startswith("grid "))
+    return (int(line.split(" jobs: ")[1].split(" done")[0]),
+            int(line.split(" done, ")[1].split(" skipped")[0]))
+
+
+def test_8_two_runners_each_execute_part_of_the_grid_every_job_once(tmp_path):
+    path = grid_file(tmp_path, small_stages(60))
+    a, b = _runner(path), _runner(path)
+    out_a, out_b = a.communicate(timeout=900)[0], b.communicate(timeout=900)[0]
+    assert a.returncode == 0 and b.returncode == 0, (out_a, out_b)
+    (done_a, skip_a), (done_b, skip_b) = _counts(out_a), _counts(out_b)
+    assert done_a + done_b == 16 and done_a + skip_a == 16 and done_b + skip_b == 16
+    assert done_a >= 3 and done_b >= 3, (done_a, done_b)  # both worked: neither only waited
+    df = ResultsStore(tmp_path / "results" / "clustering").read()
+    assert len(df) == 12 and df["run_key"].is_unique
+
+
+# --------------------------------------------------------------------------- 3. notebook jobs
+def test_3_results_override_reaches_the_grids_notebook_job(tmp_path):
+    from zsc import batch
+
+    grid = batch.load_grid("smoke", results=str(tmp_path / "mine"), output=str(tmp_path / "o"))
+    nb = [j for j in grid.jobs if j.kind == "notebook"]
+    assert len(nb) == 1 and nb[0].params["parameters"]["results_dir"] == str(tmp_path / "mine")
+    default = batch.load_grid("smoke")
+    assert [j for j in default.jobs if j.kind == "notebook"][0].params["parameters"][
+        "results_dir"] == str(default.results)
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty", "other profile"])
+def test_3_a_chapter_with_no_results_says_so_in_one_line(folder, tmp_path):
+    from zsc.errors import DataMissingError
+    from zsc.report.chapter import chapter
+
+    path = tmp_path / "res"
+    if folder != "missing":
+        (path / "clustering").mkdir(parents=True)
+    if folder == "other profile":  # rows, but none of the profile's encoders
+        ResultsStore(path / "clustering").append({**ROW, "encoder": "someone_else"})
+    with pytest.raises(DataMissingError, match=r"^no clustering results of profile 'smoke' in "):
+        chapter("smoke", str(path), quiet=True)
+    chapter("smoke", str(path), quiet=True, need_results=False)  # the datasets chapter
+
+
+# --------------------------------------------------------------------------- 4. wheel layout
+def test_4_outside_a_checkout_the_shipped_grid_runs_without_its_notebook(tmp_path, monkeypatch,
+                                                                         capsys):
+    from zsc import batch
+
+    monkeypatch.chdir(tmp_path)  # as an installed package: no book project around
+    grid = batch.load_grid("smoke")
+    assert not grid.invalid and {j.kind for j in grid.jobs} == {"embed", "cluster", "knn"}
+    assert len(grid.notes) == 1 and "no book project around" in next(iter(grid.notes.values()))
+    assert grid.results == tmp_path / "_build" / "results" / "batch-smoke"
+    assert main(["batch", "smoke", "--dry-run"]) == 0  # the dry run agrees with the run
+    out = capsys.readouterr().out
+    assert "bad " not in out and "note  stage 4 (notebook" in out and out.count("todo") == 16
+
+
+# --------------------------------------------------------------------------- 9. partial copies
+def test_9_a_recovered_build_leaves_no_partial_notebook(tmp_path, monkeypatch):
+    import nbformat
+
+    from zsc import profiles
+    from zsc.report import build as book
+    from zsc.report import notebooks
+
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    (src / "05_taxonomy.md").write_text(
+        "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# T\n\n"
+        "```{code-cell} ipython3\n:tags: [parameters]\n\nprofile = \"smoke\"\n```\n")
+
+    def execute(src_, out, parameters, prov=None, timeout=0):
+        nbformat.write(nbformat.v4.new_notebook(metadata={"zsc_provenance": dict(prov or {})}), out)
+        return out
+
+    empty = pd.DataFrame(columns=["encoder", "dataset", "clusterer"])
+    monkeypatch.setattr(notebooks, "sources", lambda: sorted(src.glob("*.md")))
+    monkeypatch.setattr(notebooks, "execute", execute)
+    monkeypatch.setattr(book, "read_results", lambda profile: (empty, empty, empty, empty))
+    monkeypatch.setattr(book, "write_summary", lambda *a, **k: None)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "05_taxonomy.partial.ipynb").write_text("{}")  # the failed build's copy
+    prof = profiles.load_profile("smoke")
+    book.execute_all(prof, out_dir=out, log=lambda s: None)  # recovered: executed
+    assert sorted(p.name for p in out.iterdir()) == ["05_taxonomy.ipynb"]
+    (out / "05_taxonomy.partial.ipynb").write_text("{}")
+    book.execute_all(prof, out_dir=out, log=lambda s: None)  # kept: still no partial copy
+    assert sorted(p.name for p in out.iterdir()) == ["05_taxonomy.ipynb"]
+
+
+def test_9_partial_notebooks_are_never_read_by_the_site():
+    cfg = yaml.safe_load((Path(zsc.__file__).resolve().parents[1] / "_config.yml").read_text())
+    assert "**/*.partial.ipynb" in cfg["sphinx"]["config"]["exclude_patterns"]

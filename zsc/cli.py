@@ -180,6 +180,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
             print(f"bad   {name}: {why}")
         for name, why in grid.skipped.items():
             print(f"skip  {name}: {why}")
+        for name, why in grid.notes.items():
+            print(f"note  {name}: {why}")
         return 2 if grid.invalid else 0  # as the run, which refuses to start
     summary = run_grid(grid, jobs=args.jobs, scheduler=args.scheduler,
                        progress=not args.no_progress)

@@ -215,6 +215,8 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
         for job in todo:
             name, seconds = _execute_timed(*job)
             log(f"[zsc book] executed {name} in {seconds:.0f}s")
+    for out in outs:  # every chapter is good now: a failed run's partial copy is stale
+        notebooks.partial_path(out).unlink(missing_ok=True)
     return outs
 
 

@@ -163,10 +163,10 @@ def execute(src: Path, out: Path, parameters: Mapping[str, Any],
     except pm.PapermillExecutionError as err:
         raise NotebookError(
             f"notebook {src.name} failed in cell {err.exec_count}: {err.ename}: "
-            f"{err.evalue}\n  partly executed copy: {partial}") from None
+            f"{err.evalue} (partly executed copy: {partial})") from None
     except Exception as err:
-        raise NotebookError(f"notebook {src.name} could not be executed: {err}\n"
-                            f"  partly executed copy (if any): {partial}") from err
+        raise NotebookError(f"notebook {src.name} could not be executed: {err} (partly "
+                            f"executed copy, if any: {partial})") from err
     stamp(partial, prov)
     os.replace(partial, out)
     return out
