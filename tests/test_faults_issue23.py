@@ -430,3 +430,39 @@ def test_9_a_recovered_build_leaves_no_partial_notebook(tmp_path, monkeypatch):
 def test_9_partial_notebooks_are_never_read_by_the_site():
     cfg = yaml.safe_load((Path(zsc.__file__).resolve().parents[1] / "_config.yml").read_text())
     assert "**/*.partial.ipynb" in cfg["sphinx"]["config"]["exclude_patterns"]
+
+
+# --------------------------------------------------------------------------- 6. Ctrl-C
+SLEEPY_CHAPTER = ("---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# Sleep\n\n"
+                  "```{code-cell} ipython3\n:tags: [parameters]\n\nseconds = 120\n```\n\n"
+                  "```{code-cell} ipython3\nimport time\ntime.sleep(seconds)\n```\n")
+
+
+def _interrupted(argv: list[str], after: float, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
+    """Ctrl-C on the terminal: SIGINT to the command's whole process group after `after` s."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    p = subprocess.Popen([sys.executable, "-m", "zsc.cli", *argv], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=env or dict(os.environ))
+    time.sleep(after)
+    os.killpg(p.pid, signal.SIGINT)
+    err = p.communicate(timeout=180)[1]
+    return p.returncode, [ln for ln in err.splitlines() if ln.strip()]
+
+
+def test_6_ctrl_c_during_a_chapter_is_one_line(tmp_path):
+    src = tmp_path / "99_sleep.md"
+    src.write_text(SLEEPY_CHAPTER)
+    code, lines = _interrupted(["notebook", str(src), "-o", str(tmp_path / "out.ipynb")], 20)
+    assert code in (130, -2) and lines == ["zsc: interrupted"], lines  # -2: the shell's 130
+
+
+@pytest.mark.parametrize("after", [4, 12])
+def test_6_ctrl_c_during_a_grid_is_one_line(after, tmp_path):
+    code, lines = _interrupted(["batch", "smoke", "--jobs", "2", "--no-progress", "--results",
+                                str(tmp_path / "r")], after)
+    assert code in (130, -2) and lines == ["zsc: interrupted"], lines

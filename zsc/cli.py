@@ -328,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # also while the parser is built (its imports take seconds)
+        print("zsc: interrupted", file=sys.stderr)
+        return 130
     finally:
         warnings.formatwarning = before
 

@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from .._version import __version__
-from ..errors import InvalidParameterError, ZscError
+from ..errors import (
+    InvalidParameterError,
+    ZscError,
+    exit_quietly_on_interrupt,
+    start_workers_quietly,
+    stop_workers,
+)
 from ..io import atomic_path
 from ..report import notebooks
 from .grid import Grid, Job
@@ -147,8 +153,11 @@ def _limit_threads(n: int) -> None:
 # --------------------------------------------------------------------------- executors
 def _exit_with_parent(parent: int) -> None:
     """Worker initializer: end this worker when the batch that started it is gone (killed with
-    SIGKILL, say); an idle pool worker would otherwise wait on its queue forever."""
+    SIGKILL, say; an idle pool worker would otherwise wait on its queue forever), and quietly
+    on Ctrl-C (the batch reports it)."""
     import threading
+
+    exit_quietly_on_interrupt()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -172,8 +181,9 @@ def _local_executor(n_jobs: int) -> Any:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"),
-                               initializer=_exit_with_parent, initargs=(os.getpid(),))
+    return start_workers_quietly(ProcessPoolExecutor(
+        max_workers=n_jobs, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
+        initargs=(os.getpid(),)))
 
 
 HELD_RETRY_S = 0.5  # how long a runner waits before it comes back to jobs another one holds
@@ -222,13 +232,19 @@ def _submit_all(jobs: Sequence[Job], grid: Grid, jobs_n: int, scheduler: str | N
     from concurrent.futures import as_completed as cf_completed
 
     threads = max(1, (os.cpu_count() or 1) // jobs_n)
-    with _local_executor(jobs_n) as ex:
-        def submit_local(j: Job) -> Any:
-            return ex.submit(execute_job, j, str(grid.results), str(grid.output), threads,
-                             wait=False)
+    ex = _local_executor(jobs_n)
 
+    def submit_local(j: Job) -> Any:
+        return ex.submit(execute_job, j, str(grid.results), str(grid.output), threads,
+                         wait=False)
+
+    try:
         for s in stages:
             yield from _rounds([j for j in jobs if j.stage == s], submit_local, cf_completed)
+    except BaseException:  # Ctrl-C (or the caller stopped): end the workers, do not wait
+        stop_workers(ex)
+        raise
+    ex.shutdown(wait=True)
 
 
 @dataclasses.dataclass
