@@ -34,6 +34,8 @@ that does not outweigh fidelity, and it is not used.
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -258,6 +260,24 @@ def check_params(name: str, params: Any) -> None:
     params = dict(params)
     _check_fixed(spec, params)
     _check_types(spec, params)
+    try:
+        key = json.dumps(params, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON-able: check it uncached
+        key = None
+    if key is None:
+        _probe_fit(name, params)
+    else:
+        _probe_fit_once(name, key)
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_fit_once(name: str, params_json: str) -> None:
+    """A grid checks a thousand jobs with a handful of distinct parameter sets: fit each once."""
+    _probe_fit(name, json.loads(params_json))
+
+
+def _probe_fit(name: str, params: dict[str, Any]) -> None:
+    spec = CLUSTERERS.get(name)
     est = make_clusterer(name, 2 if spec.uses_n_clusters else None, **params)
     if "max_memory" in est.get_params():
         est.set_params(max_memory=1 << 30)
@@ -267,8 +287,11 @@ def check_params(name: str, params: Any) -> None:
             est.fit(_PROBE)
     except ZscError:
         raise
-    except (TypeError, KeyError) as err:  # also scikit-learn's InvalidParameterError
-        raise InvalidParameterError(f"{spec.title}: {str(err).strip(chr(39))}") from None
+    except TypeError as err:  # also scikit-learn's InvalidParameterError
+        raise InvalidParameterError(f"{spec.title}: {err}") from None
+    except KeyError as err:  # a name looked up in a table: linkage="banana"
+        raise InvalidParameterError(f"{spec.title}: parameters {params!r} refused: unknown "
+                                    f"value {err}") from None
     except ValueError:  # may depend on the data (n_neighbors > 48): the real fit decides
         pass
 
