@@ -466,3 +466,14 @@ def test_6_ctrl_c_during_a_grid_is_one_line(after, tmp_path):
     code, lines = _interrupted(["batch", "smoke", "--jobs", "2", "--no-progress", "--results",
                                 str(tmp_path / "r")], after)
     assert code in (130, -2) and lines == ["zsc: interrupted"], lines
+
+
+@pytest.mark.parametrize("chapter_name", ["embed_and_cluster", "taxonomy"])
+def test_3_zsc_notebook_on_a_folder_without_results_is_one_line(chapter_name, tmp_path, capsys,
+                                                                 monkeypatch):
+    root = str(Path(zsc.__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
+    line = cli_error(capsys, ["notebook", chapter_name, "-p", "results_dir", str(tmp_path / "nope"),
+                              "-o", str(tmp_path / "out.ipynb")])
+    assert "DataMissingError: no clustering results of profile '" in line
+    assert str(tmp_path / "nope") in line and not (tmp_path / "out.ipynb").exists()
