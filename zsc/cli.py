@@ -58,7 +58,10 @@ def cmd_encoders(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from .embed import embed
+    from .embed import check_device, check_run_values, embed
+
+    check_run_values(seed=args.seed)
+    check_device(args.device)
 
     e = embed(args.encoder, args.dataset, args.split, n_samples=args.n_samples, seed=args.seed,
               batch_size=args.batch_size, device=args.device, weights=args.weights,
@@ -70,14 +73,26 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from .cluster import check_param_table
+    from .embed import check_device, check_run_values
     from .pipeline import run
     from .reduce import ReducerConfig
 
+    if args.n_components is not None and not args.reducer:
+        raise InvalidParameterError("--n-components is the size of the --reducer's output; give "
+                                    "--reducer too (without it each clusterer uses the paper's "
+                                    "reduction)")
     reducer = None
     if args.reducer:
-        n: int | float | None = args.n_components
+        n: int | float | None = 50 if args.n_components is None else args.n_components
         reducer = ReducerConfig(args.reducer, n if args.reducer != "none" else None)
-    params = _json_arg("--params", args.params) if args.params else None
+    # every input once, before any work: parameters, seed, device, where the rows go
+    params = check_param_table(_json_arg("--params", args.params)) if args.params else None
+    check_run_values(seed=args.seed)
+    check_device(args.device)
+    from .results import ResultsStore
+
+    ResultsStore(args.results).check_writable()
     t0 = time.perf_counter()
 
     def show(row: dict[str, Any]) -> None:
@@ -92,8 +107,6 @@ def cmd_run(args: argparse.Namespace) -> int:
              n_samples=args.n_samples, seed=args.seed, reducer=reducer, params=params,
              store=args.results, device=args.device, weights=args.weights, on_row=show,
              max_memory=args.max_memory)
-    from .results import ResultsStore
-
     store = ResultsStore(args.results)
     print(f"{len(df)} row(s) stored in {store.path} ({time.perf_counter() - t0:.1f} s)")
     return 0
@@ -102,6 +115,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_results(args: argparse.Namespace) -> int:
     from .results import find_stores
 
+    if args.output:  # before reading: a read-only target fails at once
+        from .io import check_writable
+
+        check_writable(Path(args.output).expanduser().parent, "the export")
     clu, knn = find_stores(args.folder or args.results)
     df = clu.read()
     if args.output:
@@ -147,12 +164,15 @@ def _json_arg(flag: str, text: str) -> Any:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import is_done, load_grid, run_grid
+    from .io import check_writable
 
     grid = load_grid(args.grid, results=args.results, output=args.output)
     if grid.invalid and not args.dry_run:  # nothing runs until every job is valid
         for name, why in grid.invalid.items():
             print(f"zsc: error: {name}: {why}", file=sys.stderr)
         return 2
+    for folder, what in ((grid.results, "the grid's results"), (grid.output, "the grid's output")):
+        check_writable(folder, what, create=not args.dry_run)  # before any job, in both modes
     if args.dry_run:
         for j in grid.jobs:
             state = "done" if is_done(grid.output, j.key) else "todo"
@@ -161,7 +181,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
             print(f"bad   {name}: {why}")
         for name, why in grid.skipped.items():
             print(f"skip  {name}: {why}")
-        return 0
+        for name, why in grid.notes.items():
+            print(f"note  {name}: {why}")
+        return 2 if grid.invalid else 0  # as the run, which refuses to start
     summary = run_grid(grid, jobs=args.jobs, scheduler=args.scheduler,
                        progress=not args.no_progress)
     print(summary.table())
@@ -246,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clusterer", action="append",
                    help="clusterer name (repeatable; default: all six)")
     s.add_argument("--reducer", default=None, help="override the paper's reduction: none/pca/umap/pacmap")
-    s.add_argument("--n-components", type=float, default=50)
+    s.add_argument("--n-components", type=float, default=None,
+                   help="output size of --reducer (default 50; a fraction < 1: PCA's variance)")
     s.add_argument("--params", default=None,
                    help='JSON of per-clusterer overrides, e.g. \'{"hdbscan": {"min_cluster_size": 10}}\'')
     s.add_argument("--results", default=None, help="results store folder (default: $ZSC_RESULTS_DIR)")
@@ -338,7 +361,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """A warning is one line for the user (`zsc: warning: ...`), not Python's source line."""
+    return f"zsc: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    before = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while the parser is built (its imports take seconds)
+        print("zsc: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.formatwarning = before
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "n_components", None) is not None and float(args.n_components).is_integer():

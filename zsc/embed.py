@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from .data import DATASETS, LoadedDataset, load_dataset, subsample_indices
 from .encoders import get_encoder
 from .encoders.base import EncoderSpec, Preprocessing
 from .errors import InvalidEmbeddingError, InvalidParameterError, WeightsUnavailableError
-from .io import config_hash, load_arrays, save_arrays, sha256_file
+from .io import check_writable, config_hash, load_arrays, save_arrays, sha256_file
 
 
 @dataclass
@@ -52,6 +53,55 @@ class Embeddings:
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _cuda_count() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _mps() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+# Each device kind zsc accepts, with how many devices of it this machine has.
+DEVICE_KINDS: dict[str, Callable[[], int]] = {
+    "cpu": lambda: 1,
+    "cuda": _cuda_count,
+    "mps": lambda: int(_mps()),
+}
+
+
+def check_device(device: torch.device | str | None) -> torch.device:
+    """The device to embed on, checked now (before any data is read): a known kind that this
+    machine has; None is CUDA if present, else the CPU."""
+    if device is None:
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidParameterError(f"unknown device {device!r}; use one of {', '.join(DEVICE_KINDS)}"
+                                    " (with an index: cuda:1)") from None
+    have = DEVICE_KINDS.get(dev.type)
+    if have is None:
+        raise InvalidParameterError(f"unsupported device {device!r}; use one of "
+                                    f"{', '.join(DEVICE_KINDS)}")
+    count = have()
+    if count == 0 or (dev.index is not None and dev.index >= count):
+        raise InvalidParameterError(
+            f"device {device!r} is not available on this machine ({count} {dev.type} device(s)); "
+            "use --device cpu, or leave it out to use CUDA where present")
+    return dev
+
+
+def check_run_values(*, seed: Any = 0, sample_seed: Any = None) -> None:
+    """A seed must be a whole number >= 0 (numpy's generators refuse negative ones): checked
+    before any data is read. (A sample size is checked against the dataset's size.)"""
+    for name, value in (("seed", seed), ("sample seed", sample_seed)):
+        if value is None and name != "seed":
+            continue
+        if not (isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0):
+            raise InvalidParameterError(f"{name} must be a whole number of at least 0, "
+                                        f"got {value!r}")
 
 
 def to_chw_uint8(image: Any) -> torch.Tensor:
@@ -274,10 +324,11 @@ def embed(
     """Embed (a seeded subsample of) one split; reuse the cached result when there is one.
     `precision` (fp32 / fp16 / bf16) overrides the paper's choice: a deviation, in the key."""
     spec = get_encoder(encoder)
+    check_run_values(seed=seed)
+    device = check_device(device)
     data = dataset if isinstance(dataset, LoadedDataset) else None
     name = data.name if data else str(dataset)
     split = data.split if data else (split or _default_split(name))
-    device = torch.device(device) if device is not None else default_device()
     cfg = embedding_config(encoder, name, split, n_samples, seed, weights, device.type == "cuda",
                            precision)
     path = cache_path(cfg, cache_dir)
@@ -288,6 +339,7 @@ def embed(
             hierarchy = {k[len("level_"):]: v for k, v in arr.items() if k.startswith("level_")}
             return Embeddings(arr["features"], arr["labels"], encoder, name, split, arr["indices"],
                               hierarchy, config_hash(cfg), True, float(meta.get("seconds", 0.0)))
+        check_writable(path.parent, "the embedding cache (ZSC_HOME / ZSC_CACHE_DIR)", create=False)
     if data is None:
         data = load_dataset(name, split, data_dir)
     idx = subsample_indices(data.labels, n_samples, seed)

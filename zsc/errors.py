@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ZscError(Exception):
     """Base class of every error zsc raises on purpose: the message says what to do."""
@@ -35,3 +37,41 @@ class DiskFullError(ZscError, OSError):
 
     def __str__(self) -> str:  # OSError would print "[Errno 28] None: path" once errno is set
         return str(self.args[0]) if self.args else ""
+
+
+class UnwritablePathError(ZscError, OSError):
+    """A folder or file zsc must write cannot be written (read-only, a file where a folder
+    belongs, no permission); found before any work, so nothing is computed in vain."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def exit_quietly_on_interrupt() -> None:
+    """Worker-process initializer: Ctrl-C reaches every process of the terminal's group; a
+    worker (and what it starts: data loaders, kernels) ignores it, and the main process stops
+    the workers (`stop_workers`) and reports it, in one line, with no worker's traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def start_workers_quietly(executor: Any) -> Any:
+    """Start a process pool's workers with Ctrl-C ignored (inherited through exec, so a worker
+    still importing is not interrupted with a traceback). Returns the executor."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        executor.submit(int)  # a spawning pool starts every process in its first submit
+    finally:
+        signal.signal(signal.SIGINT, before)
+    return executor
+
+
+def stop_workers(executor: Any) -> None:
+    """On Ctrl-C: cancel what has not started and end the workers now (they ignore Ctrl-C;
+    every file is written atomically, so a job cut short is simply not done)."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    for proc in list((getattr(executor, "_processes", None) or {}).values()):
+        proc.terminate()

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DiskFullError
+from .errors import DiskFullError, UnwritablePathError
 
 
 def parse_literal(text: str) -> Any:
@@ -55,12 +55,59 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting it back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _unwritable(folder: Path, what: str, err: OSError) -> UnwritablePathError:
+    why = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+           errno.EROFS: "read-only file system", errno.ENOTDIR: "a file stands where a folder "
+           "belongs", errno.EEXIST: "a file stands where a folder belongs"}.get(
+               err.errno or 0, err.strerror or type(err).__name__)
+    out = UnwritablePathError(f"cannot write {what + ' ' if what else ''}{folder}: {why}; give "
+                              "a folder you can write (or fix its permissions)")
+    out.errno, out.filename = err.errno, str(folder)
+    return out
+
+
+def check_writable(folder: str | os.PathLike[str], what: str = "", *, create: bool = True) -> Path:
+    """Fail now, before any work, if files cannot be created in `folder` (made if absent; with
+    `create=False`, as a dry run, its nearest existing folder is probed instead): a read-only
+    folder, a file in its place, no permission. Returns the folder."""
+    p = Path(folder).expanduser()
+    try:
+        if create:
+            p.mkdir(parents=True, exist_ok=True)
+            where = p
+        else:
+            where = next(a for a in (p, *p.parents) if a.exists())
+            if not where.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(where))
+        fd, probe = tempfile.mkstemp(prefix=".zsc-probe.", dir=where)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            return p  # full, not forbidden: the write itself says so (DiskFullError)
+        raise _unwritable(p, what, err) from err
+    return p
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise _unwritable(path.parent, "", err) from err
+    os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600: a team shares these files
     os.close(fd)
     tmp_path = Path(tmp)
     try:

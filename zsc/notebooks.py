@@ -6,9 +6,11 @@ Knows nothing of grids or profiles: the batch runner and the book build both cal
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +145,28 @@ def stamp(path: Path, prov: Mapping[str, Any] | None) -> None:
     nbformat.write(nb, path)
 
 
+@contextlib.contextmanager
+def kernel_stderr_muted() -> Iterator[None]:
+    """The kernel inherits this process's stderr: point it elsewhere while the kernel starts
+    and runs, so its own chatter (and its tracebacks when Ctrl-C ends the run) never reach
+    the terminal; a failing cell is reported by papermill, in one line, as before."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to mute
+        yield
+        return
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def execute(src: Path, out: Path, parameters: Mapping[str, Any],
             prov: Mapping[str, Any] | None = None, timeout: int = 3600) -> Path:
     """Execute one jupytext notebook with papermill into the file `out`; raise NotebookError on
@@ -157,16 +181,17 @@ def execute(src: Path, out: Path, parameters: Mapping[str, Any],
     nb = jupytext.read(src)  # papermill reads JSON only: the MyST text is converted in memory
     nb.metadata["kernelspec"] = dict(KERNEL)
     try:
-        pm.execute_notebook(nb, str(partial), parameters=dict(parameters),
-                            kernel_name=KERNEL["name"], cwd=str(src.parent), progress_bar=False,
-                            execution_timeout=timeout)
+        with kernel_stderr_muted():
+            pm.execute_notebook(nb, str(partial), parameters=dict(parameters),
+                                kernel_name=KERNEL["name"], cwd=str(src.parent),
+                                progress_bar=False, execution_timeout=timeout)
     except pm.PapermillExecutionError as err:
         raise NotebookError(
             f"notebook {src.name} failed in cell {err.exec_count}: {err.ename}: "
-            f"{err.evalue}\n  partly executed copy: {partial}") from None
+            f"{err.evalue} (partly executed copy: {partial})") from None
     except Exception as err:
-        raise NotebookError(f"notebook {src.name} could not be executed: {err}\n"
-                            f"  partly executed copy (if any): {partial}") from err
+        raise NotebookError(f"notebook {src.name} could not be executed: {err} (partly "
+                            f"executed copy, if any: {partial})") from err
     stamp(partial, prov)
     os.replace(partial, out)
     return out

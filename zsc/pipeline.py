@@ -14,9 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .cluster import CLUSTERERS, ClusterResult, check_params, cluster, memory_budget
+from .cluster import (
+    CLUSTERERS,
+    ClusterResult,
+    check_param_table,
+    check_params,
+    cluster,
+    memory_budget,
+)
 from .data import get_dataset
-from .embed import Embeddings, embed
+from .embed import Embeddings, check_run_values, embed
 from .encoders import get_encoder
 from .metrics import KNN_KS, KNN_TEMPERATURE, SILHOUETTE_MAX_SAMPLES, knn_accuracy, score_clustering
 from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape, reduce
@@ -99,10 +106,13 @@ def run(
     enc = get_encoder(encoder)
     ds = get_dataset(dataset)
     names = list(clusterers) if clusterers else CLUSTERERS.names()
-    for name in {*names, *(params or {})}:  # fail on a typo before any expensive work
-        check_params(name, dict((params or {}).get(name, {})))
+    params = check_param_table(params)  # every shape and value, before any expensive work
+    for name in names:
+        check_params(name, params.get(name, {}))
+    check_run_values(seed=seed, sample_seed=sample_seed)
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store)
+    store.check_writable()  # a read-only store fails now, not after the embedding
     sample_seed = seed if sample_seed is None else int(sample_seed)
     emb = embed(encoder, dataset, split, n_samples=n_samples, seed=sample_seed, cache_dir=cache_dir,
                 device=device, weights=weights, progress=progress)
@@ -189,6 +199,7 @@ def knn(
     (replacing the row of the same configuration, as `run` does)."""
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store)
+    store.check_writable()
     cfg = knn_config(encoder, dataset, n_samples, n_train, seed, ks)
     t0 = time.perf_counter()
     te = embed(encoder, dataset, "test", n_samples=n_samples, seed=seed, device=device, progress=progress)

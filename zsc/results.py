@@ -21,7 +21,7 @@ import pandas as pd
 from . import config
 from ._version import __version__
 from .errors import DataMissingError
-from .io import atomic_path, config_hash
+from .io import atomic_path, check_writable, config_hash
 from .versions import versions
 
 CONFIG_COLUMNS = (
@@ -40,6 +40,18 @@ def run_key(cfg: Mapping[str, Any]) -> str:
     if cfg.get("sample_seed") is not None and cfg.get("sample_seed") != cfg.get("seed"):
         key["sample_seed"] = int(cfg["sample_seed"])
     return config_hash(key, length=20)
+
+
+def foreign(table: Any, stem: str) -> str:
+    """Why a Parquet table is not one row this store wrote under the name `stem` ("" if it is):
+    zsc names each file by its row's run key."""
+    missing = [c for c in (*CONFIG_COLUMNS, "run_key") if c not in table.column_names]
+    if missing:
+        return f"no column(s) {', '.join(missing)}"
+    keys = table.column("run_key").to_pylist()
+    if keys != [stem]:
+        return f"its run_key {keys[:2]!r} is not its file name {stem!r}"
+    return ""
 
 
 class ResultsStore:
@@ -64,6 +76,10 @@ class ResultsStore:
         with atomic_path(self.path / f"{key}.parquet") as tmp:
             df.to_parquet(tmp, index=False)
         return key
+
+    def check_writable(self) -> None:
+        """Fail before any work if rows cannot be written here (read-only, a file, ...)."""
+        check_writable(self.path, "the results store")
 
     def keys(self) -> set[str]:
         return {p.stem for p in self.path.glob("*.parquet")}
@@ -93,11 +109,18 @@ class ResultsStore:
         tables = []
         for p in sorted(self.path.glob("*.parquet")):
             try:
-                tables.append(pq.ParquetFile(p).read(use_threads=False).replace_schema_metadata(None))
+                table = pq.ParquetFile(p).read(use_threads=False).replace_schema_metadata(None)
             except Exception as err:  # a damaged file: report, skip, never trust
                 warnings.warn(f"results file {p} is unreadable ({err}); its row is skipped (run "
                               "that configuration again to replace it, or delete the file)",
                               stacklevel=2)
+                continue
+            why = foreign(table, p.stem)
+            if why:  # another program's file (or a renamed one): not a row of this store
+                warnings.warn(f"{p} is not a zsc results row ({why}); it is skipped (move it out "
+                              "of the store)", stacklevel=2)
+                continue
+            tables.append(table)
         if not tables:
             return pd.DataFrame(columns=[*CONFIG_COLUMNS, "run_key"])
         df = pa.concat_tables(tables, promote_options="permissive").to_pandas()

@@ -59,6 +59,8 @@ class Grid:
     jobs: list[Job]
     skipped: dict[str, str]  # what could not become a job here (encoder / dataset: why)
     invalid: dict[str, str]  # jobs rejected before execution: name -> message
+    # left out on purpose where the grid runs (not a failure): what -> why
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _as_list(v: Any) -> list[Any]:
@@ -157,10 +159,31 @@ def load_grid(name_or_path: str, *, results: str | None = None,
     res_dir = spec.get("results") or (prof["results_dir"] if prof else f"_build/results/{name}")
     if not stages:
         raise InvalidParameterError(f"grid file {path} has no stages (and no profile)")
-    jobs, invalid = expand(stages)
     res_path = Path(results).resolve() if results else _resolve(res_dir, base)
     out_path = Path(output).resolve() if output else _resolve(spec.get("output") or res_path / "batch", base)
-    return Grid(name, res_path, out_path, jobs, skipped, invalid)
+    notes: dict[str, str] = {}
+    if shipped and config.project_root() is None:  # an installed package: no chapters here
+        for i, st in enumerate(stages):
+            if st.get("kind") == "notebook":
+                notes[f"stage {i + 1} (notebook {st.get('notebook')})"] = (
+                    f"not run: no book project around {Path.cwd()} (the chapters come with a "
+                    "checkout of zsc, not with the package); run inside a checkout to execute it")
+        stages = [st for st in stages if st.get("kind") != "notebook"]
+    stages = [_reads_grid_results(st, str(res_dir), res_path) for st in stages]
+    jobs, invalid = expand(stages)
+    return Grid(name, res_path, out_path, jobs, skipped, invalid, notes)
+
+
+def _reads_grid_results(stage: Mapping[str, Any], written: str, res_path: Path) -> Mapping[str, Any]:
+    """A notebook stage whose `results_dir` names the grid's own results folder reads the
+    folder the grid writes (so `--results DIR` reaches the chapter, not only the jobs)."""
+    if stage.get("kind") != "notebook":
+        return stage
+    params = dict(stage.get("params") or {})
+    if params.get("results_dir") not in (None, "") and str(params["results_dir"]) == written:
+        params["results_dir"] = str(res_path)
+        return {**stage, "params": params}
+    return stage
 
 
 def expand(stages: Sequence[Mapping[str, Any]]) -> tuple[list[Job], dict[str, str]]:

@@ -21,7 +21,13 @@ from typing import Any
 
 from .. import notebooks
 from .._version import __version__
-from ..errors import InvalidParameterError, ZscError
+from ..errors import (
+    InvalidParameterError,
+    ZscError,
+    exit_quietly_on_interrupt,
+    start_workers_quietly,
+    stop_workers,
+)
 from ..io import atomic_path
 from .grid import Grid, Job
 from .jobs import JOB_KINDS, notebook_out
@@ -59,22 +65,32 @@ def lock_path(output: Path, key: str) -> Path:
     return output / "locks" / f"{key}.lock"
 
 
-def execute_job(job: Job, results: str, output: str, threads: int | None = None) -> dict[str, Any]:
+def execute_job(job: Job, results: str, output: str, threads: int | None = None, *,
+                wait: bool = True) -> dict[str, Any]:
     """Run one job under its lock and write its record; never raises (a failure is returned).
 
     The lock (an OS file lock, `<output>/locks/<key>.lock`) makes runners that share an output
-    folder cooperate: a job another runner holds is waited for, then skipped if that runner
-    finished it. The OS releases the lock of a killed process, so none is ever left stale.
+    folder cooperate: a job another runner holds is waited for (`wait`), then skipped if that
+    runner finished it; with `wait=False` it is left at once (status "held") so the runner
+    takes its next job and comes back to this one later: two runners share the work. The OS
+    releases the lock of a killed process, so none is ever left stale.
     Runs in a worker process (local pool or Dask worker): top-level and picklable."""
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     out = Path(output)
     lock = lock_path(out, job.key)
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock)):
+    held = FileLock(str(lock))
+    try:
+        held.acquire(timeout=-1 if wait else 0)
+    except Timeout:
+        return {"key": job.key, "kind": job.kind, "name": job.name, "status": "held"}
+    try:
         if is_done(out, job.key):  # another runner did it while this one waited
             return {"key": job.key, "kind": job.kind, "name": job.name, "status": "skipped"}
         return _execute(job, results, out, threads)
+    finally:
+        held.release()
 
 
 def _execute(job: Job, results: str, out: Path, threads: int | None) -> dict[str, Any]:
@@ -137,8 +153,11 @@ def _limit_threads(n: int) -> None:
 # --------------------------------------------------------------------------- executors
 def _exit_with_parent(parent: int) -> None:
     """Worker initializer: end this worker when the batch that started it is gone (killed with
-    SIGKILL, say); an idle pool worker would otherwise wait on its queue forever."""
+    SIGKILL, say; an idle pool worker would otherwise wait on its queue forever), and quietly
+    on Ctrl-C (the batch reports it)."""
     import threading
+
+    exit_quietly_on_interrupt()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -162,13 +181,37 @@ def _local_executor(n_jobs: int) -> Any:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"),
-                               initializer=_exit_with_parent, initargs=(os.getpid(),))
+    return start_workers_quietly(ProcessPoolExecutor(
+        max_workers=n_jobs, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
+        initargs=(os.getpid(),)))
+
+
+HELD_RETRY_S = 0.5  # how long a runner waits before it comes back to jobs another one holds
+
+
+def _rounds(stage_jobs: Sequence[Job], submit: Callable[[Job], Any],
+            completed: Callable[[list[Any]], Iterable[Any]]) -> Iterable[dict[str, Any]]:
+    """Yield each job's status; a job another runner holds ("held") is taken up again after
+    the others, until that runner has finished it (then it is "skipped") or let it go."""
+    pending = list(stage_jobs)
+    by_key = {j.key: j for j in pending}
+    while pending:
+        held = []
+        for fut in completed([submit(j) for j in pending]):
+            status = fut.result()
+            if status["status"] == "held":
+                held.append(by_key[status["key"]])
+            else:
+                yield status
+        if held:
+            time.sleep(HELD_RETRY_S)
+        pending = held
 
 
 def _submit_all(jobs: Sequence[Job], grid: Grid, jobs_n: int, scheduler: str | None
                 ) -> Iterable[dict[str, Any]]:
-    """Yield each job's status as it finishes, stage after stage."""
+    """Yield each job's status as it finishes, stage after stage. A job held by another runner
+    sharing the output folder is skipped for now and come back to (see `execute_job`)."""
     stages = sorted({j.stage for j in jobs})
     if scheduler:
         from distributed import Client, as_completed
@@ -176,23 +219,32 @@ def _submit_all(jobs: Sequence[Job], grid: Grid, jobs_n: int, scheduler: str | N
         with Client(scheduler) as client:
             gpu = any("GPU" in (w.get("resources") or {})
                       for w in client.scheduler_info()["workers"].values())
+
+            def submit_dask(j: Job) -> Any:
+                return client.submit(
+                    execute_job, j, str(grid.results), str(grid.output), wait=False,
+                    key=f"zsc-{j.kind}-{j.key}-{time.monotonic_ns()}", pure=False,
+                    resources={"GPU": 1} if gpu and JOB_KINDS.get(j.kind).device == "gpu" else None)
+
             for s in stages:
-                futs = [client.submit(execute_job, j, str(grid.results), str(grid.output),
-                                      key=f"zsc-{j.kind}-{j.key}", pure=False,
-                                      resources={"GPU": 1} if gpu and JOB_KINDS.get(j.kind).device == "gpu" else None)
-                        for j in jobs if j.stage == s]
-                for fut in as_completed(futs):
-                    yield fut.result()
+                yield from _rounds([j for j in jobs if j.stage == s], submit_dask, as_completed)
         return
     from concurrent.futures import as_completed as cf_completed
 
     threads = max(1, (os.cpu_count() or 1) // jobs_n)
-    with _local_executor(jobs_n) as ex:
+    ex = _local_executor(jobs_n)
+
+    def submit_local(j: Job) -> Any:
+        return ex.submit(execute_job, j, str(grid.results), str(grid.output), threads,
+                         wait=False)
+
+    try:
         for s in stages:
-            futs = [ex.submit(execute_job, j, str(grid.results), str(grid.output), threads)
-                    for j in jobs if j.stage == s]
-            for fut in cf_completed(futs):
-                yield fut.result()
+            yield from _rounds([j for j in jobs if j.stage == s], submit_local, cf_completed)
+    except BaseException:  # Ctrl-C (or the caller stopped): end the workers, do not wait
+        stop_workers(ex)
+        raise
+    ex.shutdown(wait=True)
 
 
 @dataclasses.dataclass
@@ -204,6 +256,7 @@ class Summary:
     failed: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
     not_run: dict[str, str] = dataclasses.field(default_factory=dict)
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)  # left out on purpose
 
     @property
     def ok(self) -> bool:
@@ -214,6 +267,8 @@ class Summary:
                  f"(already done), {len(self.failed)} failed; {self.seconds:.0f} s"]
         for name, why in self.not_run.items():
             lines.append(f"  not run: {name}: {why}")
+        for name, why in self.notes.items():
+            lines.append(f"  note: {name}: {why}")
         for f in self.failed:
             where = f" (partly executed notebook: {f['partial_notebook']})" if f.get("partial_notebook") else ""
             lines.append(f"  FAILED {f['name']}: {f.get('error', '').splitlines()[0] if f.get('error') else ''}{where}")
@@ -230,6 +285,7 @@ def run_grid(grid: Grid, *, jobs: int = 1, scheduler: str | None = None, progres
     t0 = time.perf_counter()
     summary = Summary(grid.name, len(grid.jobs) + len(grid.invalid))
     summary.not_run = {k: f"skipped: {v}" for k, v in grid.skipped.items()}
+    summary.notes = dict(grid.notes)
     for name, why in grid.invalid.items():
         summary.failed.append({"name": name, "error": f"rejected before execution: {why}"})
     todo = [j for j in grid.jobs if not is_done(grid.output, j.key)]

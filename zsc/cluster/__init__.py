@@ -34,14 +34,17 @@ that does not outweigh fidelity, and it is not used.
 
 from __future__ import annotations
 
+import functools
+import json
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidEmbeddingError, InvalidParameterError
+from ..errors import InvalidEmbeddingError, InvalidParameterError, ZscError
 from ..reduce import NONE, UMAP_PAPER, ReducerConfig
 from ..registry import Registry
 from .estimators import HDBSCAN, AffinityPropagation, Agglomerative
@@ -50,9 +53,9 @@ from .memory import budget as memory_budget
 from .spectral import Spectral
 
 __all__ = [  # the stage's public surface; helpers stay in their modules (memory, spectral, ...)
-    "CLUSTERERS", "ClustererSpec", "ClusterResult", "make_clusterer", "check_params", "cluster",
-    "validate_embeddings", "memory_need", "memory_budget", "parse_bytes", "MemoryBudgetError",
-    "Agglomerative", "AffinityPropagation", "HDBSCAN", "Spectral",
+    "CLUSTERERS", "ClustererSpec", "ClusterResult", "make_clusterer", "check_params",
+    "check_param_table", "cluster", "validate_embeddings", "memory_need", "memory_budget",
+    "parse_bytes", "MemoryBudgetError", "Agglomerative", "AffinityPropagation", "HDBSCAN", "Spectral",
 ]
 
 
@@ -179,11 +182,7 @@ def make_clusterer(name: str, n_clusters: int | None = None, *, seed: int = 0,
                 f"{spec.title}: n_clusters must be between 2 and {upper}, got {n_clusters}; "
                 "ask for fewer clusters or cluster more samples"
             )
-    own = sorted(set(params) & set(spec.fixed))
-    if own:
-        raise InvalidParameterError(
-            f"{spec.title}: {', '.join(own)} cannot be overridden: zsc sets "
-            + "; ".join(f"{k} to {spec.fixed[k]}" for k in own))
+    _check_fixed(spec, params)
     merged = {**spec.defaults, **params}
     if "damping" in merged and not 0.5 <= merged["damping"] < 1:
         raise InvalidParameterError(
@@ -198,9 +197,99 @@ def make_clusterer(name: str, n_clusters: int | None = None, *, seed: int = 0,
             f"zsc's defaults for it: {', '.join(spec.defaults) or 'none'}") from err
 
 
-def check_params(name: str, params: dict[str, Any]) -> None:
-    """Fail early (before any embedding work) on a bad clusterer name or hyper-parameter."""
-    make_clusterer(name, 2 if CLUSTERERS.get(name).uses_n_clusters else None, **params)
+def _check_fixed(spec: ClustererSpec, params: Mapping[str, Any]) -> None:
+    own = sorted(set(params) & set(spec.fixed))
+    if own:
+        raise InvalidParameterError(
+            f"{spec.title}: {', '.join(own)} cannot be overridden: zsc sets "
+            + "; ".join(f"{k} to {spec.fixed[k]}" for k in own))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+# The type a parameter must have, from the type of zsc's default for it (None is left to the
+# estimator's own check: some accept it).
+_TYPE_RULES: dict[type, tuple[Callable[[Any], bool], str]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (_is_int, "a whole number"),
+    float: (lambda v: _is_int(v) or isinstance(v, float), "a number"),
+    str: (lambda v: isinstance(v, str), "a name (text)"),
+}
+
+
+def _check_types(spec: ClustererSpec, params: Mapping[str, Any]) -> None:
+    for key, value in params.items():
+        rule = _TYPE_RULES.get(type(spec.defaults.get(key)))
+        if rule and value is not None and not rule[0](value):
+            raise InvalidParameterError(f"{spec.title}: {key} must be {rule[1]}, got {value!r}")
+
+
+_PROBE = np.random.default_rng(0).normal(size=(48, 3)) + np.repeat([[0.0], [6.0]], 24, axis=0)
+
+
+def check_params(name: str, params: Any) -> None:
+    """Fail early (before any embedding work) on a bad clusterer name or hyper-parameter: the
+    parameters must be a mapping; those zsc sets cannot be given; a value must have its
+    default's type; and the estimator's own checks (scikit-learn's) run on a tiny fit now,
+    not after the embedding."""
+    spec = CLUSTERERS.get(name)
+    if not isinstance(params, Mapping):
+        raise InvalidParameterError(f"{spec.title}: the parameters must be a mapping of names to "
+                                    f"values, e.g. {{\"{next(iter(spec.defaults), 'x')}\": ...}}, "
+                                    f"got {params!r}")
+    params = dict(params)
+    _check_fixed(spec, params)
+    _check_types(spec, params)
+    try:
+        key = json.dumps(params, sort_keys=True)
+    except (TypeError, ValueError):  # not JSON-able: check it uncached
+        key = None
+    if key is None:
+        _probe_fit(name, params)
+    else:
+        _probe_fit_once(name, key)
+
+
+@functools.lru_cache(maxsize=256)
+def _probe_fit_once(name: str, params_json: str) -> None:
+    """A grid checks a thousand jobs with a handful of distinct parameter sets: fit each once."""
+    _probe_fit(name, json.loads(params_json))
+
+
+def _probe_fit(name: str, params: dict[str, Any]) -> None:
+    spec = CLUSTERERS.get(name)
+    est = make_clusterer(name, 2 if spec.uses_n_clusters else None, **params)
+    if "max_memory" in est.get_params():
+        est.set_params(max_memory=1 << 30)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(_PROBE)
+    except ZscError:
+        raise
+    except TypeError as err:  # also scikit-learn's InvalidParameterError
+        raise InvalidParameterError(f"{spec.title}: {err}") from None
+    except KeyError as err:  # a name looked up in a table: linkage="banana"
+        raise InvalidParameterError(f"{spec.title}: parameters {params!r} refused: unknown "
+                                    f"value {err}") from None
+    except ValueError:  # may depend on the data (n_neighbors > 48): the real fit decides
+        pass
+
+
+def check_param_table(params: Any) -> dict[str, dict[str, Any]]:
+    """`--params` / `params=`: a mapping of clusterer names to mappings of hyper-parameters,
+    each checked by `check_params`; returns it as plain dicts."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise InvalidParameterError(
+            "the clusterer parameters must map clusterer names to their parameters, e.g. "
+            f'{{"hdbscan": {{"min_cluster_size": 10}}}}, got {params!r}')
+    for name, p in params.items():
+        check_params(str(name), p)
+    return {str(k): dict(v) for k, v in params.items()}
 
 
 def memory_need(name: str, n_samples: int, n_features: int,

@@ -207,13 +207,24 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(min(jobs, len(todo)), mp_context=mp.get_context("spawn")) as ex:
+        from ..errors import exit_quietly_on_interrupt, start_workers_quietly, stop_workers
+
+        ex = start_workers_quietly(ProcessPoolExecutor(
+            min(jobs, len(todo)), mp_context=mp.get_context("spawn"),
+            initializer=exit_quietly_on_interrupt))
+        try:
             for name, seconds in ex.map(_execute_timed, *zip(*todo, strict=True)):
                 log(f"[zsc book] executed {name} in {seconds:.0f}s")
+        except KeyboardInterrupt:  # Ctrl-C: end the chapters now, not when they finish
+            stop_workers(ex)
+            raise
+        ex.shutdown(wait=True)
     else:
         for job in todo:
             name, seconds = _execute_timed(*job)
             log(f"[zsc book] executed {name} in {seconds:.0f}s")
+    for out in outs:  # every chapter is good now: a failed run's partial copy is stale
+        notebooks.partial_path(out).unlink(missing_ok=True)
     return outs
 
 

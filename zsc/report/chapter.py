@@ -173,8 +173,11 @@ def cut_choices(profile: dict[str, Any], encoders: Sequence[str]
 
 
 def chapter(profile: str = "offline", results_dir: str | None = None, *,
-            quiet: bool = False) -> Chapter:
-    """Load a profile (a shipped name or a path) and the results its chapters read."""
+            quiet: bool = False, need_results: bool = True) -> Chapter:
+    """Load a profile (a shipped name or a path) and the results its chapters read. A chapter
+    that reads results (`need_results`) stops with one line when the folder has none of the
+    profile's rows, instead of failing on a missing column or reporting on nothing."""
+    from ..errors import DataMissingError
     from .figures import theme
 
     theme()
@@ -183,6 +186,11 @@ def chapter(profile: str = "offline", results_dir: str | None = None, *,
         prof["results_dir"] = results_dir
     usable, skipped = profiles.available_encoders(prof["encoders"])
     res, knn = profiles.load_results(prof)
+    if need_results and res.empty:
+        raise DataMissingError(
+            f"no clustering results of profile {prof['profile']!r} in {prof['results_dir']}: "
+            f"compute them first (zsc book build --profile {prof['profile']}, or zsc batch), "
+            "or give the results_dir that holds them")
     if not quiet:
         print(profiles.skip_note(skipped))
         print(f"{len(res)} clustering rows, {len(knn)} kNN rows read from {prof['results_dir']}")
