@@ -37,10 +37,6 @@ SILHOUETTE_UMAP_SEED = 42  # the paper's separate UMAP for the silhouette (analy
 PAPER_VALIDATION_SEED = 100  # its hyper-parameter search runs (val partition)
 SETTINGS_FILE = "paper_settings_v5.json"
 
-# zsc clusterer name -> the paper's clusterer key in the v5 dict
-PAPER_CLUSTERER = {"kmeans": "KMeans", "spectral": "SpectralClustering", "ac_with_c": "AC w/ C",
-                   "ac_without_c": "AC w/o C", "affinity_propagation": "AffinityPropagation",
-                   "hdbscan": "HDBSCAN"}
 # zsc encoder name -> the paper's encoder key (fidelity audit 2026-11, name map)
 PAPER_ENCODER = {
     "pixels": "none", "random_resnet50": "random_resnet50", "supervised_resnet50": "resnet50",
@@ -115,38 +111,6 @@ def reducer_from_v5(entry: dict[str, Any]) -> ReducerConfig:
     return ReducerConfig(method="none", n_components=None, zscore_before=z)
 
 
-def params_from_v5(clusterer: str, entry: dict[str, Any]) -> dict[str, Any]:
-    """The hyper-parameters of one v5 entry, named as zsc's estimators name them."""
-    if clusterer == "kmeans":
-        return {"max_iter": 1000}  # the paper's --max-iter default; k-means++, n_init 1, seed
-    if clusterer == "spectral":
-        p = {"affinity": entry["spectral_affinity"], "n_neighbors": int(entry["spectral_n_neighbors"]),
-             "assign_labels": entry["spectral_assigner"]}
-        if entry.get("spectral_n_components") is not None:
-            p["n_components"] = int(entry["spectral_n_components"])
-        return p
-    if clusterer in ("ac_with_c", "ac_without_c"):
-        p = {"linkage": entry["aggclust_linkage"], "metric": entry["distance_metric"]}
-        if clusterer == "ac_without_c":
-            if entry.get("zscore2") != "average" or not entry.get("ndim_correction"):
-                raise InvalidParameterError(f"AC w/o C without the average z-score and dimension "
-                                            f"correction is not supported: {entry}")
-            p.update(distance_threshold=float(entry["aggclust_dist_thresh"]), normalize=True)
-        elif entry.get("aggclust_dist_thresh") is not None or entry.get("zscore2"):
-            raise InvalidParameterError(f"AC w/ C entry with a threshold or zscore2: {entry}")
-        return p
-    if clusterer == "affinity_propagation":
-        return {"damping": float(entry["affinity_damping"]),
-                "convergence_iter": int(entry["affinity_conv_iter"]), "max_iter": 1000}
-    if clusterer == "hdbscan":
-        # the paper passes its --min-samples as scikit-learn's min_cluster_size (min_samples
-        # left at None = min_cluster_size) and --max-samples < 1 as a fraction of N
-        return {"min_cluster_size": int(entry["min_samples"]),
-                "max_cluster_frac": float(entry["max_samples"]),
-                "metric": entry["distance_metric"], "cluster_selection_method": entry["hdbscan_method"]}
-    raise InvalidParameterError(f"no paper settings for clusterer {clusterer!r}")
-
-
 def paper_setting(clusterer: str, encoder: str, family: str | None = None,
                   method: str | None = None, *, dataset: str | None = None) -> PaperSetting:
     """The setting the paper chose for `clusterer` on `encoder` (and `dataset`, for the one
@@ -155,18 +119,22 @@ def paper_setting(clusterer: str, encoder: str, family: str | None = None,
     from .cluster import CLUSTERERS
 
     spec = CLUSTERERS.get(clusterer)  # unknown names fail here, listing the known ones
+    if spec.paper_name is None or spec.from_paper is None:
+        return PaperSetting(clusterer=clusterer, encoder=encoder, paper_encoder=None,
+                            reducer=spec.reducer, params=dict(spec.defaults),
+                            source=f"zsc defaults: the paper did not run {clusterer!r}")
     key = encoder
     if encoder not in PAPER_ENCODER and family is not None and method is not None:
         key = paper_encoder_for(family, method)
-    table = load_paper_settings()[PAPER_CLUSTERER[clusterer]]
+    table = load_paper_settings()[spec.paper_name]
     paper_key = PAPER_ENCODER.get(key)
     if paper_key is None or paper_key not in table:
         return PaperSetting(clusterer=clusterer, encoder=encoder, paper_encoder=None,
                             reducer=spec.reducer, params=dict(spec.defaults),
                             source=f"zsc defaults: no paper entry for {encoder!r}")
     entry = table[paper_key]
-    params = {**spec.defaults, **params_from_v5(clusterer, entry)}
-    source = f"{SETTINGS_FILE}: {PAPER_CLUSTERER[clusterer]} / {paper_key}"
+    params = {**spec.defaults, **spec.from_paper(entry)}
+    source = f"{SETTINGS_FILE}: {spec.paper_name} / {paper_key}"
     if key != encoder:
         source += f" (borrowed: {encoder} has the method and backbone kind of {key})"
     if clusterer == "hdbscan" and dataset is not None and dataset.lower() in SMALL_CLUSTER_DATASETS:
@@ -185,9 +153,17 @@ def paper_settings(clusterer: str, encoder: str, family: str | None = None,
     return s.reducer, dict(s.params)
 
 
+def paper_clusterers() -> dict[str, str]:
+    """zsc clusterer name -> the paper's key in its settings file, for the clusterers it ran."""
+    from .cluster import CLUSTERERS
+
+    return {n: s.paper_name for n, s in CLUSTERERS.items() if s.paper_name}
+
+
 def settings_table(dataset: str | None = None) -> dict[str, dict[str, PaperSetting]]:
-    """Every clusterer × paper encoder (zsc names) setting."""
-    return {c: {e: paper_setting(c, e, dataset=dataset) for e in PAPER_ENCODER} for c in PAPER_CLUSTERER}
+    """Every clusterer the paper ran × paper encoder (zsc names): its setting."""
+    return {c: {e: paper_setting(c, e, dataset=dataset) for e in PAPER_ENCODER}
+            for c in paper_clusterers()}
 
 
 def paper_reducer_share(encoders: Sequence[str], reducers: Sequence[str]) -> pd.DataFrame:

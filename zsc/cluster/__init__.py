@@ -47,6 +47,7 @@ import numpy as np
 from ..errors import InvalidEmbeddingError, InvalidParameterError, ZscError
 from ..reduce import NONE, UMAP_PAPER, ReducerConfig
 from ..registry import Registry
+from . import paper
 from .estimators import HDBSCAN, AffinityPropagation, Agglomerative
 from .memory import MemoryBudgetError, ap_need, linkage_need, parse_bytes
 from .memory import budget as memory_budget
@@ -99,8 +100,33 @@ def _hdbscan(n_clusters: int | None, seed: int, **p: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- registry
+def _vectors_need(n_samples: int, n_features: int, params: Mapping[str, Any], itemsize: int) -> int:
+    """An O(n·d) clusterer: its float64 input."""
+    return int(n_samples) * int(n_features) * 8
+
+
+def _linkage_need(n_samples: int, n_features: int, params: Mapping[str, Any], itemsize: int) -> int:
+    """Average/complete/weighted linkage's two condensed distance matrices (`memory.linkage_need`)."""
+    return linkage_need(n_samples, n_features, str(params.get("linkage", "ward")))
+
+
+def _ap_need(n_samples: int, n_features: int, params: Mapping[str, Any], itemsize: int) -> int:
+    """Affinity Propagation's n×n matrices as scikit-learn allocates them (`memory.ap_need`)."""
+    return ap_need(n_samples, n_features, itemsize)
+
+
+def _check_damping(spec: ClustererSpec, params: Mapping[str, Any]) -> None:
+    d = params.get("damping")
+    if isinstance(d, int | float) and not 0.5 <= d < 1:
+        raise InvalidParameterError(
+            f"{spec.title}: damping must be in [0.5, 1), got {d} (the paper uses 0.5-0.95)")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClustererSpec:
+    """One clusterer, declared once: everything zsc needs to run it, check it, budget its memory
+    and read the paper's setting for it."""
+
     name: str
     title: str  # as the paper's tables write it
     uses_n_clusters: bool
@@ -108,6 +134,18 @@ class ClustererSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     reducer: ReducerConfig = UMAP_PAPER  # the reduction for an encoder the paper has no entry for
     fixed: dict[str, str] = field(default_factory=dict)  # set by zsc itself: parameter -> how
+    # the paper's key in its settings file and how an entry translates; None: the paper did not
+    # run it, and every encoder gets `reducer` and `defaults`
+    paper_name: str | None = None
+    from_paper: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    # bytes it needs on n × d input (of itemsize bytes) with these parameters (--max-memory)
+    memory: Callable[[int, int, Mapping[str, Any], int], int] = _vectors_need
+    # checks of the merged parameters beyond the estimator's own (one line each)
+    checks: tuple[Callable[[ClustererSpec, Mapping[str, Any]], None], ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.paper_name is None) != (self.from_paper is None):
+            raise ValueError(f"{self.name}: give paper_name and from_paper together")
 
 
 _SEEDED = {"random_state": "the run's --seed"}
@@ -117,25 +155,31 @@ _BUDGET = {"max_memory": "the run's memory budget (--max-memory)"}
 CLUSTERERS: Registry[ClustererSpec] = Registry("clusterer")
 for _spec in [
     ClustererSpec(name="kmeans", title="K-Means", uses_n_clusters=True, factory=_kmeans,
-                  defaults={"max_iter": 1000},
+                  defaults={"max_iter": 1000}, paper_name="KMeans", from_paper=paper.kmeans,
                   fixed={**_K, **_SEEDED, "init": "k-means++, as the paper",
                          "n_init": "1, as the paper (one k-means++ start per seed)"}),
     ClustererSpec(name="spectral", title="Spectral", uses_n_clusters=True, factory=_spectral,
                   defaults={"affinity": "nearest_neighbors", "n_neighbors": 10,
                             "assign_labels": "cluster_qr"},
-                  reducer=NONE, fixed={**_K, **_SEEDED}),
+                  reducer=NONE, fixed={**_K, **_SEEDED}, paper_name="SpectralClustering",
+                  from_paper=paper.spectral),
     ClustererSpec(name="ac_with_c", title="AC w/ C", uses_n_clusters=True, factory=_ac_c,
-                  defaults={"linkage": "ward", "metric": "euclidean"}, fixed={**_K, **_BUDGET}),
+                  defaults={"linkage": "ward", "metric": "euclidean"}, fixed={**_K, **_BUDGET},
+                  paper_name="AC w/ C", from_paper=paper.ac_with_c, memory=_linkage_need),
     ClustererSpec(name="ac_without_c", title="AC w/o C", uses_n_clusters=False, factory=_ac_t,
                   defaults={"linkage": "ward", "metric": "euclidean", "distance_threshold": 1.0,
                             "normalize": True},
-                  fixed={"n_clusters": "none: the distance threshold decides", **_BUDGET}),
+                  fixed={"n_clusters": "none: the distance threshold decides", **_BUDGET},
+                  paper_name="AC w/o C", from_paper=paper.ac_without_c, memory=_linkage_need),
     ClustererSpec(name="affinity_propagation", title="Affinity Prop.", uses_n_clusters=False,
                   factory=_ap, defaults={"damping": 0.9, "convergence_iter": 15, "max_iter": 1000},
-                  fixed={**_SEEDED, **_BUDGET}),
+                  fixed={**_SEEDED, **_BUDGET}, paper_name="AffinityPropagation",
+                  from_paper=paper.affinity_propagation, memory=_ap_need,
+                  checks=(_check_damping,)),
     ClustererSpec(name="hdbscan", title="HDBSCAN", uses_n_clusters=False, factory=_hdbscan,
                   defaults={"min_cluster_size": 5, "max_cluster_frac": 0.2, "metric": "euclidean",
-                            "cluster_selection_method": "eom"}),
+                            "cluster_selection_method": "eom"},
+                  paper_name="HDBSCAN", from_paper=paper.hdbscan),
 ]:
     CLUSTERERS.register(_spec.name, _spec)
 
@@ -184,10 +228,8 @@ def make_clusterer(name: str, n_clusters: int | None = None, *, seed: int = 0,
             )
     _check_fixed(spec, params)
     merged = {**spec.defaults, **params}
-    if "damping" in merged and not 0.5 <= merged["damping"] < 1:
-        raise InvalidParameterError(
-            f"{spec.title}: damping must be in [0.5, 1), got {merged['damping']} (the paper uses 0.5-0.95)"
-        )
+    for check in spec.checks:
+        check(spec, merged)
     try:
         return spec.factory(n_clusters, seed, **merged)
     except TypeError as err:
@@ -295,16 +337,9 @@ def check_param_table(params: Any) -> dict[str, dict[str, Any]]:
 def memory_need(name: str, n_samples: int, n_features: int,
                 params: Mapping[str, Any] | None = None, *, itemsize: int = 8) -> int:
     """Bytes clusterer `name` needs on n_samples × n_features input (of `itemsize` bytes per
-    value) with `params` over its defaults: Affinity Propagation's n×n matrices as scikit-learn
-    allocates them (`memory.ap_need`), average/complete/weighted linkage's two condensed
-    distance matrices (`memory.linkage_need`); the others, O(n·d), their float64 input."""
+    value) with `params` over its defaults, as its declaration (`ClustererSpec.memory`) says."""
     spec = CLUSTERERS.get(name)
-    p = {**spec.defaults, **dict(params or {})}
-    if name == "affinity_propagation":
-        return ap_need(n_samples, n_features, itemsize)
-    if spec.factory in (_ac_c, _ac_t):
-        return linkage_need(n_samples, n_features, str(p.get("linkage", "ward")))
-    return int(n_samples) * int(n_features) * 8
+    return spec.memory(n_samples, n_features, {**spec.defaults, **dict(params or {})}, itemsize)
 
 
 def cluster(X: np.ndarray, name: str, n_clusters: int | None = None, *, seed: int = 0,
