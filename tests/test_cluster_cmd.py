@@ -141,6 +141,8 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert "inside the input folder" in capsys.readouterr().err
     assert main(["cluster", str(tmp_path / "few"), "--encoder", "nope"]) == 2
     assert main(["cluster", str(tmp_path / "few"), "--rule", "nope"]) == 2
+    assert main(["cluster", str(tmp_path / "few"), "--stability", "-1"]) == 2
+    assert "--stability must be 0 or more" in capsys.readouterr().err
 
 
 def test_cut_rules_read_no_labels_and_offer_alternatives():
@@ -199,7 +201,8 @@ def test_report_is_self_contained_and_lists_skipped(pixels_run):
     for _, data in uris:  # ... and every one decodes
         Image.open(io.BytesIO(base64.b64decode(data))).load()
     for must in ("empty file", "readme.md", "not an image", "How many clusters", "zsc cluster ",
-                 "pixels", "numpy", "Near-duplicates", "Outliers"):
+                 "pixels", "numpy", "Near-duplicates", "Outliers", "agreement across UMAP seeds",
+                 "with 2 other seed(s)", "--stability 2"):
         assert must in text, must
 
 
@@ -256,3 +259,20 @@ def test_report_renders_in_chromium(pixels_run, tmp_path, size):
                    check=True, capture_output=True, timeout=120)
     img = np.asarray(Image.open(shot).convert("L"))
     assert img.shape[1] == int(size.split(",")[0]) and (img < 200).mean() > 0.01  # drawn, not blank
+
+
+def test_seed_agreement_is_one_for_the_same_seed_and_lower_for_noise():
+    """The agreement is the chosen partition against the recipe redone with another UMAP seed:
+    the run's own seed gives ARI 1; well separated blobs stay near 1 with other seeds."""
+    from sklearn.datasets import make_blobs
+
+    from zsc.cluster import Agglomerative
+    from zsc.explore import seed_agreement, umap_config
+    from zsc.reduce import reduce
+
+    x, _ = make_blobs(n_samples=120, centers=4, n_features=10, cluster_std=0.5, random_state=0)
+    cfg, _ = umap_config(len(x), 5)
+    labels = Agglomerative(n_clusters=4, linkage="ward").fit(reduce(x, cfg, cache=False)).labels_
+    a = seed_agreement(x, cfg, labels, 4, [cfg.seed, 7], cache=False)
+    assert a["umap_seed"].tolist() == [cfg.seed, 7]
+    assert a["ari"].iloc[0] == pytest.approx(1.0) and a["ari"].iloc[1] > 0.9

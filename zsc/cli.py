@@ -216,17 +216,19 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     import shlex
 
     from .cuts import DEFAULT_RULE
-    from .explore import DEFAULT_ENCODER, cluster_images
+    from .explore import DEFAULT_ENCODER, STABILITY_SEEDS, cluster_images
 
     out = Path(args.output)
+    stability = STABILITY_SEEDS if args.stability is None else args.stability
     encoder, rule = args.encoder or DEFAULT_ENCODER, args.rule or DEFAULT_RULE
     command = f"cd {shlex.quote(os.getcwd())} && zsc cluster " + " ".join(shlex.quote(str(a)) for a in (
         *args.path, "-o", str(out), "--encoder", encoder,
         *(("--k", str(args.k)) if args.k else ("--rule", rule)), "--seed", str(args.seed),
+        "--stability", str(stability),
         *(("--links",) if args.links else ())))
     res = cluster_images(args.path, out, encoder=encoder, k=args.k, rule=rule,
                          seed=args.seed, progress=not args.no_progress, command=command,
-                         links=args.links)
+                         links=args.links, stability_seeds=stability)
     alt = ", ".join(f"{w} k = {v}" for w, v in (("coarser", res.coarser), ("finer", res.finer)) if v)
     print(f"{len(res.paths)} images in {res.k} clusters ({res.how}"
           + (f"; {alt}" if alt else "") + f"); {len(res.skipped)} file(s) skipped")
@@ -319,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how k is chosen without labels: a rule of zsc.cuts.CUT_RULES (default: "
                    "the one measured best, README; `silhouette` is the paper's)")
     s.add_argument("--seed", type=int, default=0, help="UMAP seed")
+    s.add_argument("--stability", type=int, default=None, metavar="N",
+                   help="redo the chosen cut with N other UMAP seeds and report the agreement "
+                   "(adjusted Rand index; default 2, 0: skip)")
     s.add_argument("--links", action="store_true",
                    help="also make OUT/clusters/<cluster>/ with links to each cluster's files "
                    "(copies where links are not possible); the originals are not touched")

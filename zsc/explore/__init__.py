@@ -37,7 +37,9 @@ DEFAULT_ENCODER = "efficientnet_lite0"  # the best encoder that works offline fo
 MIN_IMAGES = 6
 DUPLICATE_COSINE = 0.985  # cosine similarity of embeddings above which two images are near-duplicates
 OUTLIER_NEIGHBOURS = 5
-STAGES = ("reading images", "embedding", "UMAP", "clustering", "writing the report")
+STAGES = ("reading images", "embedding", "UMAP", "clustering", "agreement across UMAP seeds",
+          "writing the report")
+STABILITY_SEEDS = 2  # other UMAP seeds the chosen cut is redone with (0: none)
 
 
 def file_cache_dir(encoder: str) -> Path:
@@ -142,6 +144,20 @@ def duplicate_groups(x: np.ndarray, sha256: list[str], threshold: float = DUPLIC
     return out
 
 
+def seed_agreement(x: np.ndarray, cfg: ReducerConfig, labels: np.ndarray, k: int,
+                   seeds: Iterable[int], cache: bool = True) -> pd.DataFrame:
+    """How much the clustering depends on UMAP's seed: the same recipe and k with each of
+    `seeds`, compared with `labels` by adjusted Rand index (1: the same partition)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    rows = []
+    for s in seeds:
+        red = reduce(x, replace(cfg, seed=int(s)), cache=cache)
+        other = Agglomerative(n_clusters=k, linkage="ward").fit(red).labels_
+        rows.append({"umap_seed": int(s), "ari": float(adjusted_rand_score(labels, other))})
+    return pd.DataFrame(rows, columns=["umap_seed", "ari"])
+
+
 def check_out(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]) -> None:
     """Refuse an output folder inside an input folder: nothing under PATH is written, and a
     rerun would cluster the report's own pictures."""
@@ -165,17 +181,21 @@ def cluster_images(
     progress: bool = True,
     command: str | None = None,
     links: bool = False,
+    stability_seeds: int = STABILITY_SEEDS,
     on_stage: Callable[[str], None] | None = None,
 ) -> ClusterImagesResult:
     """Cluster the images PATHs name; with `out`, write `assignments.csv` and `report.html`
     there. `k` fixes the number of clusters; otherwise `rule` (a `zsc.cuts.CUT_RULES` name)
     picks it from the label-free sweep. `command`: the command line to show in the report;
-    `links`: also OUT/clusters/<cluster>/, links to each cluster's files."""
+    `links`: also OUT/clusters/<cluster>/, links to each cluster's files; `stability_seeds`: how
+    many other UMAP seeds the chosen cut is redone with (`seed_agreement`)."""
     get_encoder(encoder)  # an unknown name fails before any file is read
     paths = list(paths)
     if out is not None:
         check_out(out, paths)
     CUT_RULES.get(rule)
+    if stability_seeds < 0:
+        raise InvalidParameterError(f"--stability must be 0 or more, got {stability_seeds}")
     from tqdm import tqdm
 
     stages = tqdm(total=len(STAGES), desc="zsc cluster", unit="stage", disable=not progress,
@@ -230,11 +250,16 @@ def cluster_images(
     outl = outlier_scores(x)
     dup = duplicate_groups(x, folder.sha256)
     t["cluster"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    say("agreement across UMAP seeds")
+    agreement = seed_agreement(x, cfg, labels, k, range(seed + 1, seed + 1 + stability_seeds), cache)
+    t["agreement"] = time.perf_counter() - t0
     table = pd.DataFrame({"path": folder.paths, "cluster": labels, "silhouette": sil,
                           "outlier_score": outl, "duplicate_group": dup,
                           "x": coords[:, 0], "y": coords[:, 1]})
     res = ClusterImagesResult(folder.paths, labels, table, sweep, k, how, used_rule, coarser, finer,
-                              encoder, folder.skipped, folder.thumbnails, x, reduced, cuts, t, notes)
+                              encoder, folder.skipped, folder.thumbnails, x, reduced, cuts, t, notes,
+                              agreement)
     if out is not None:
         from .report import write_report
 

@@ -129,6 +129,11 @@ def render_html(res: ClusterImagesResult, command: str | None, figures: dict[str
                ("recipe", "UMAP to 50-d (30 neighbours, min_dist 0), agglomerative ward "
                           "(arXiv 2406.02465)"),
                ("time", ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items()))]
+    if len(res.agreement):
+        a = res.agreement["ari"]
+        summary.append(("agreement across UMAP seeds",
+                        f"ARI {a.mean():.2f} (from {a.min():.2f} to {a.max():.2f}) with "
+                        f"{len(a)} other seed(s), same k"))
     summary += [("note", n) for n in res.notes]
     parts.append("<h2>Summary</h2><div class='wrap'><table>" + "".join(
         f"<tr><th>{e(a)}</th><td>{e(b)}</td></tr>" for a, b in summary) + "</table></div>")

@@ -32,6 +32,7 @@ class ClusterImagesResult:
     cuts: dict[int, np.ndarray] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    agreement: pd.DataFrame = field(default_factory=pd.DataFrame)  # umap_seed, ari vs `labels`
 
     @property
     def scores(self) -> pd.DataFrame:
