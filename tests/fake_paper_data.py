@@ -294,9 +294,9 @@ def make_fake_paper_root(root: Path, splits: Iterable[str] = ("test", "train")
         if train:
             _image_folder(root / name / train_dir, wnids)
     _image_folder(root / "imagenet_v2" / "imagenetv2-matched-frequency-format-val", ["0", "1", "10"])
-    _image_folder(root / "imagenet_r" / "imagenet-r", wnids)
+    _image_folder(root / "imagenet_r" / "imagenet-r", wnids[1:])  # -R and -O: 200 of the 1000
     _image_folder(root / "imagenet_sketch" / "sketch", wnids)
-    _image_folder(root / "imagenet_o" / "imagenet-o", wnids)
+    _image_folder(root / "imagenet_o" / "imagenet-o", wnids[1:])
     _cifar(root / "cifar10", train, coarse=False)
     _cifar(root / "cifar100", train, coarse=True)
     _places365(root / "places365", train)

@@ -355,3 +355,19 @@ def test_partitions_read_are_the_papers(at_fake_root):
     assert not places.small and all("/val_large/" in f for f, _ in places.imgs)
     celeba = data.load_dataset("celeba", "test")
     assert len(celeba) == 4 and set(celeba.labels.tolist()) <= {10, 11, 12}  # identities
+
+
+def test_imagenet_variants_are_labelled_as_imagenet_for_their_knn_memory(at_fake_root):
+    """As the paper's kNN, the ImageNet variants are probed against ImageNet-1k train: ImageNet-R's
+    folders (a subset of ImageNet's WordNet ids) find their ImageNet index by name, ImageNet-v2's
+    labels already are ImageNet indices; a dataset with a train split keeps its labels."""
+    r = data.load_dataset("imagenet_r", "test")
+    mapped = data.memory_labels("imagenet_r", r.labels)
+    imagenet = data.load_dataset("imagenet", "train").class_names
+    assert [imagenet[i] for i in mapped] == [r.class_names[i] for i in r.labels]
+    assert set(mapped) == {1, 2}  # its two wnids are ImageNet's second and third
+    v2 = data.load_dataset("imagenet_v2", "test")
+    assert (data.memory_labels("imagenet_v2", v2.labels) == v2.labels).all()
+    c = np.array([0, 1, 1])
+    assert data.memory_labels("cifar10", c) is not None and (data.memory_labels("cifar10", c) == c).all()
+    assert data.get_dataset("imagenet_o").knn_memory == "imagenet"

@@ -34,3 +34,24 @@ def test_umap_silhouette_is_in_the_runs_own_umap_space_else_the_seed_42_one(monk
     # the number in the row is the silhouette of the row's labels in that space
     labels = pipeline.cluster(spaces["own"], "kmeans", 10, seed=3).labels
     assert own["silhouette_umap"].item() == pytest.approx(silhouette_exact(spaces["own"], labels))
+
+
+def test_knn_of_an_imagenet_variant_uses_imagenet_train_as_memory(tmp_path, monkeypatch):
+    """As the paper's probing: ImageNet-R's test embedding against ImageNet-1k train's, its labels
+    matched to ImageNet's by class name; the row says which memory it used."""
+    from fake_paper_data import make_fake_paper_root
+
+    make_fake_paper_root(tmp_path / "data")
+    monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path / "data"))
+    seen = {}
+    real = pipeline.knn_accuracy
+
+    def spy(train_x, train_y, test_x, test_y, ks, **kw):  # noqa: ANN001, ANN003
+        seen.update(train=len(train_y), test_labels=set(test_y.tolist()))
+        return real(train_x, train_y, test_x, test_y, ks, **kw)
+
+    monkeypatch.setattr(pipeline, "knn_accuracy", spy)
+    row = pipeline.knn("pixels", "imagenet_r", ks=[1], store=tmp_path / "knn", progress=False)
+    assert row["knn_memory"] == "imagenet" and 0 <= row["knn_acc_k1"] <= 1
+    assert seen["train"] == 6  # the fake ImageNet train split: 3 classes x 2 images
+    assert seen["test_labels"] == {1, 2}  # ImageNet-R's two wnids, as ImageNet indices

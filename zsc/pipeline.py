@@ -22,7 +22,7 @@ from .cluster import (
     cluster,
     memory_budget,
 )
-from .data import get_dataset
+from .data import get_dataset, memory_labels
 from .embed import Embeddings, check_run_values, embed
 from .encoders import get_encoder
 from .metrics import KNN_KS, KNN_TEMPERATURE, SILHOUETTE_MAX_SAMPLES, knn_accuracy, score_clustering
@@ -196,18 +196,21 @@ def knn(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Weighted kNN accuracy of the test embedding against the train embedding, stored as one row
-    (replacing the row of the same configuration, as `run` does)."""
+    (replacing the row of the same configuration, as `run` does). A dataset without a train split
+    of its own is probed against its declared memory's (`DatasetSpec.knn_memory`: the ImageNet
+    variants against ImageNet-1k train, as the paper), its labels matched to that memory's."""
     if not isinstance(store, ResultsStore):
         store = ResultsStore(store)
-    store.check_writable()
     cfg = knn_config(encoder, dataset, n_samples, n_train, seed, ks)
+    memory = get_dataset(dataset).knn_memory or dataset
     t0 = time.perf_counter()
     te = embed(encoder, dataset, "test", n_samples=n_samples, seed=seed, device=device, progress=progress)
-    tr = embed(encoder, dataset, "train", n_samples=n_train, seed=seed, device=device, progress=progress)
-    acc = knn_accuracy(tr.features, tr.labels, te.features, te.labels, ks, device=device)
+    tr = embed(encoder, memory, "train", n_samples=n_train, seed=seed, device=device, progress=progress)
+    acc = knn_accuracy(tr.features, tr.labels, te.features, memory_labels(dataset, te.labels), ks,
+                       device=device)
     spec = get_encoder(encoder)
     row = dict(cfg, encoder_family=spec.family, encoder_method=spec.method, encoder_tier=spec.tier,
-               time_knn=time.perf_counter() - t0,
+               knn_memory=memory, time_knn=time.perf_counter() - t0,
                **{f"knn_acc_k{k}": float(v) for k, v in acc.items()})
     row["run_key"] = store.append(row)
     return row

@@ -147,8 +147,8 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
     """The embed, cluster and kNN stages a profile needs, and what had to be left out here.
 
     Every dataset whose evaluation split is present is clustered; kNN jobs (and the train-split
-    embeddings they need) exist only where a train split is present too, as in the paper, whose
-    ImageNet-v2/-R/-Sketch/-O have no train split and are clustered all the same.
+    embeddings they need) exist where its kNN memory's train split is present too: its own, or,
+    for ImageNet-v2/-R/-Sketch/-O, which have none, ImageNet-1k's, as the paper's probing.
     Sample sizes are clamped to each split's size."""
     from .data import get_dataset
 
@@ -157,24 +157,27 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
     knn = bool(profile.get("knn", True))
     test: dict[str, int | None] = {}
     train: dict[str, int | None] = {}
+    memory: dict[str, str] = {}
     for ds in profile["datasets"]:
         try:
             test[ds] = _split_size(ds, profile["n_samples"], None)
         except ZscError as err:
             skipped[ds] = str(err).split(". ")[0]
             continue
-        if knn and "train" not in get_dataset(ds).splits:
+        memory[ds] = get_dataset(ds).knn_memory or ds  # the ImageNet variants: ImageNet's
+        if knn and "train" not in get_dataset(memory[ds]).splits:
             skipped[f"{ds} (kNN)"] = "clustered; no kNN: the dataset has no train split"
         elif knn:
             try:
-                train[ds] = _split_size(ds, profile.get("knn_n_train"), "train")
+                train[ds] = _split_size(memory[ds], profile.get("knn_n_train"), "train")
             except ZscError as err:
                 skipped[f"{ds} (kNN)"] = "no train split here: " + str(err).split(". ")[0]
     pairs = [(e, d) for d in test for e in encoders]
     knn_pairs = [(e, d) for e, d in pairs if d in train]
     embed_list = [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]
-    embed_list += [{"encoder": e, "dataset": d, "split": "train", "n_samples": train[d]}
-                   for e, d in knn_pairs]
+    memories = dict.fromkeys((e, memory[d], train[d]) for e, d in knn_pairs)  # each once
+    embed_list += [{"encoder": e, "dataset": m, "split": "train", "n_samples": n}
+                   for e, m, n in memories]
     out = [
         {"kind": "embed", "params": {"seed": seed, "umap_seeds": profile["cluster_seeds"]},
          "list": embed_list},

@@ -41,10 +41,12 @@ from .offline import (
     FASHION_MNIST_FINE_TO_COARSE,
     fashion_mnist_dir,
 )
+from .paper import memory_labels
 
 __all__ = [
     "DATASETS", "FASHION_MNIST_CLASSES", "FASHION_MNIST_COARSE", "FASHION_MNIST_DEFAULT_DIR",
     "FASHION_MNIST_FINE_TO_COARSE", "GROUPS", "DatasetSpec", "LoadedDataset", "available_splits",
     "clamp_samples", "dataset_stats", "fashion_mnist_dir", "fingerprint", "get_dataset",
-    "list_datasets", "load_dataset", "missing_error", "paper_table", "subsample_indices",
+    "list_datasets", "load_dataset", "memory_labels", "missing_error", "paper_table",
+    "subsample_indices",
 ]

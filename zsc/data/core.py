@@ -84,6 +84,11 @@ class DatasetSpec:
     paper: dict[str, Any] | None = None  # the paper's table row, if it is one of the 26
     source: Callable[[Path], Path] | None = None  # folder -> where the files really are
     image_size: int | None = None  # native square size, if every image has it (pixels baseline)
+    # A dataset with no train split of its own may be probed against another's (the ImageNet
+    # variants against ImageNet-1k train, as the paper's kNN): that dataset, and how a label
+    # here finds its class there ("index": it is already its index; "name": by class name).
+    knn_memory: str | None = None
+    knn_label: str = "index"
     # Bumped when the loader's images change for the same files (a fixed transform): it enters
     # the data fingerprint and the embedding key, so nothing cached from the old images is reused.
     version: int = 0

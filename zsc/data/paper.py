@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DataMissingError
 from .core import (
     DATASETS,
     DatasetSpec,
@@ -345,6 +346,44 @@ LOADERS: dict[str, Loader] = {
 }
 
 
+# The paper's kNN probes ImageNet-v2, -R, -Sketch and -O with ImageNet-1k train as the memory
+# (zs_ssl_probing/generate_eval_scripts.py: `imagenet_alternatives`). zsc keeps ImageNet-v2's
+# folders 0..999 as ImageNet indices; the others name their folders by WordNet id, a subset of
+# ImageNet's for -R and -O (200 classes), so their labels are matched by that name.
+KNN_MEMORY = {"imagenet_v2": ("imagenet", "index"), "imagenet_r": ("imagenet", "name"),
+              "imagenet_sketch": ("imagenet", "name"), "imagenet_o": ("imagenet", "name")}
+
+
+def folder_classes(name: str, split: str, data_dir: str | os.PathLike[str] | None = None
+                   ) -> list[str]:
+    """The class names of an image-folder split (its sorted sub-folders, as ImageFolder reads
+    them), without reading the images."""
+    spec = get_dataset(name)
+    top = spec.files_root(data_dir) / spec.files[split][0]
+    try:
+        return sorted(e.name for e in os.scandir(top) if e.is_dir())
+    except OSError as err:
+        raise _fail(name, top, err) from err
+
+
+def memory_labels(name: str, labels: np.ndarray, data_dir: str | os.PathLike[str] | None = None,
+                  memory_dir: str | os.PathLike[str] | None = None) -> np.ndarray:
+    """`labels` of `name`'s test split as labels of its kNN memory (`DatasetSpec.knn_memory`):
+    unchanged for a dataset probed against its own train split."""
+    spec = get_dataset(name)
+    labels = np.asarray(labels)
+    if spec.knn_memory is None or spec.knn_label == "index":
+        return labels
+    mine = folder_classes(name, "test", data_dir)
+    theirs = {c: i for i, c in enumerate(folder_classes(spec.knn_memory, "train", memory_dir))}
+    missing = sorted(set(mine) - set(theirs))
+    if missing:
+        raise DataMissingError(f"{name}: {len(missing)} of its classes are not classes of "
+                               f"{spec.knn_memory}'s train split (e.g. {missing[0]}); its kNN "
+                               "memory cannot label them")
+    return np.array([theirs[c] for c in mine])[labels]
+
+
 def _register() -> None:
     for row in paper_table():
         name = row["name"]
@@ -355,6 +394,8 @@ def _register() -> None:
             name=name, title=row["title"], group=row["group"], loader=LOADERS[name],
             splits=row["splits"], files=files, how_to_get=row["how_to_get"], paper=row,
             levels=row["levels"], image_size=row["image_size"],
+            **({"knn_memory": KNN_MEMORY[name][0], "knn_label": KNN_MEMORY[name][1]}
+               if name in KNN_MEMORY else {}),
         ))
     # The paper's hyper-parameter sets (its ImageNet-1k is also an evaluation set, above):
     # imagenette2 / imagewoof2 "full size", <set>/{train,val}/<wnid>/ (datasets/api.py:353-387).
