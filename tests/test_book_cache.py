@@ -187,3 +187,16 @@ def test_jupyterlab_opens_the_chapters_as_notebooks():
     viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers == {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}
     assert importlib.util.find_spec("jupyterlab_jupytext") is not None  # jupytext's server extension
+
+
+def test_a_recovered_build_leaves_no_partial_notebook(fake_book):
+    """Issue 23, item 9: a failed build's `*.partial.ipynb` is removed once the chapter is
+    executed again, and also when nothing needs executing."""
+    out = fake_book["out"]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "01_one.partial.ipynb").write_text("{}")  # the failed build's copy
+    fake_book["run"]()
+    assert (out / "01_one.ipynb").exists() and not list(out.glob("*.partial.ipynb"))
+    (out / "02_two.partial.ipynb").write_text("{}")
+    fake_book["run"]()  # everything current: executes nothing, still cleans up
+    assert fake_book["calls"] == ["01_one", "02_two"] and not list(out.glob("*.partial.ipynb"))

@@ -394,38 +394,7 @@ def test_4_outside_a_checkout_the_shipped_grid_runs_without_its_notebook(tmp_pat
 
 
 # --------------------------------------------------------------------------- 9. partial copies
-def test_9_a_recovered_build_leaves_no_partial_notebook(tmp_path, monkeypatch):
-    import nbformat
-
-    from zsc import notebooks, profiles
-    from zsc.report import build as book
-
-    src = tmp_path / "notebooks"
-    src.mkdir()
-    (src / "05_taxonomy.md").write_text(
-        "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# T\n\n"
-        "```{code-cell} ipython3\n:tags: [parameters]\n\nprofile = \"smoke\"\n```\n")
-
-    def execute(src_, out, parameters, prov=None, timeout=0):
-        nbformat.write(nbformat.v4.new_notebook(metadata={"zsc_provenance": dict(prov or {})}), out)
-        return out
-
-    empty = pd.DataFrame(columns=["encoder", "dataset", "clusterer"])
-    monkeypatch.setattr(notebooks, "sources", lambda: sorted(src.glob("*.md")))
-    monkeypatch.setattr(notebooks, "execute", execute)
-    monkeypatch.setattr(book, "read_results", lambda profile: (empty, empty, empty, empty))
-    monkeypatch.setattr(book, "write_summary", lambda *a, **k: None)
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "05_taxonomy.partial.ipynb").write_text("{}")  # the failed build's copy
-    prof = profiles.load_profile("smoke")
-    book.execute_all(prof, out_dir=out, log=lambda s: None)  # recovered: executed
-    assert sorted(p.name for p in out.iterdir()) == ["05_taxonomy.ipynb"]
-    (out / "05_taxonomy.partial.ipynb").write_text("{}")
-    book.execute_all(prof, out_dir=out, log=lambda s: None)  # kept: still no partial copy
-    assert sorted(p.name for p in out.iterdir()) == ["05_taxonomy.ipynb"]
-
-
+# (a recovered build leaves no partial copy: tests/test_book_cache.py, on its fake book)
 def test_9_partial_notebooks_are_never_read_by_the_site():
     cfg = yaml.safe_load((Path(zsc.__file__).resolve().parents[1] / "_config.yml").read_text())
     assert "**/*.partial.ipynb" in cfg["sphinx"]["config"]["exclude_patterns"]
