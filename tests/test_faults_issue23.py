@@ -445,3 +445,28 @@ def test_3_zsc_notebook_on_a_folder_without_results_is_one_line(chapter_name, tm
                               "-o", str(tmp_path / "out.ipynb")])
     assert "DataMissingError: no clustering results of profile '" in line
     assert str(tmp_path / "nope") in line and not (tmp_path / "out.ipynb").exists()
+
+
+def _sigint_handler() -> object:
+    import signal
+
+    return signal.getsignal(signal.SIGINT)
+
+
+def test_6_every_worker_starts_with_ctrl_c_ignored():
+    """A spawning pool starts a process per submit while none is idle: all of them start under
+    the ignored Ctrl-C at once, not a second one later with Ctrl-C live (it printed a traceback
+    when interrupted while still importing)."""
+    import multiprocessing as mp
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    from zsc.errors import start_workers_quietly
+
+    ex = start_workers_quietly(ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")), 2)
+    try:
+        assert len(ex._processes) == 2  # both started now
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # ours is restored
+        assert {ex.submit(_sigint_handler).result() for _ in range(6)} == {signal.SIG_IGN}
+    finally:
+        ex.shutdown()

@@ -56,14 +56,17 @@ def exit_quietly_on_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def start_workers_quietly(executor: Any) -> Any:
-    """Start a process pool's workers with Ctrl-C ignored (inherited through exec, so a worker
-    still importing is not interrupted with a traceback). Returns the executor."""
+def start_workers_quietly(executor: Any, n_workers: int) -> Any:
+    """Start all `n_workers` processes of a pool with Ctrl-C ignored (inherited through exec, so
+    a worker still importing is not interrupted with a traceback). A spawning pool starts one
+    process per submit while none is idle, so `n_workers` quick submits start them all now, not
+    later with Ctrl-C live. Returns the executor."""
     import signal
 
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        executor.submit(int)  # a spawning pool starts every process in its first submit
+        for _ in range(n_workers):
+            executor.submit(int)
     finally:
         signal.signal(signal.SIGINT, before)
     return executor

@@ -183,7 +183,7 @@ def _local_executor(n_jobs: int) -> Any:
 
     return start_workers_quietly(ProcessPoolExecutor(
         max_workers=n_jobs, mp_context=mp.get_context("spawn"), initializer=_exit_with_parent,
-        initargs=(os.getpid(),)))
+        initargs=(os.getpid(),)), n_jobs)
 
 
 HELD_RETRY_S = 0.5  # how long a runner waits before it comes back to jobs another one holds

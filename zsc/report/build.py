@@ -209,9 +209,9 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
 
         from ..errors import exit_quietly_on_interrupt, start_workers_quietly, stop_workers
 
+        n = min(jobs, len(todo))
         ex = start_workers_quietly(ProcessPoolExecutor(
-            min(jobs, len(todo)), mp_context=mp.get_context("spawn"),
-            initializer=exit_quietly_on_interrupt))
+            n, mp_context=mp.get_context("spawn"), initializer=exit_quietly_on_interrupt), n)
         try:
             for name, seconds in ex.map(_execute_timed, *zip(*todo, strict=True)):
                 log(f"[zsc book] executed {name} in {seconds:.0f}s")
