@@ -413,9 +413,12 @@ def _interrupted(argv: list[str], after: float, env: dict[str, str] | None = Non
     import sys
     import time
 
+    # Ctrl-C live in the child whatever the runner had (a job started in the background by a
+    # non-interactive shell ignores SIGINT, and so would everything it starts)
     p = subprocess.Popen([sys.executable, "-m", "zsc.cli", *argv], start_new_session=True,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         env=env or dict(os.environ))
+                         env=env or dict(os.environ),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after)
     os.killpg(p.pid, signal.SIGINT)
     err = p.communicate(timeout=180)[1]

@@ -67,6 +67,8 @@ class ResultsStore:
             if isinstance(row.get(k), Mapping):
                 row[k] = json.dumps(row[k], sort_keys=True, default=str)
         key = run_key(row)
+        for c in CONFIG_COLUMNS:  # every row it writes is one `read` recognises as its own
+            row.setdefault(c, None)
         row.setdefault("zsc_version", __version__)
         # The software that made the numbers (numpy, scikit-learn, umap-learn, torch, ...).
         row.setdefault("versions", json.dumps(versions(), sort_keys=True))

@@ -63,7 +63,7 @@ def embed_images(folder: FolderImages, encoder: str = DEFAULT_ENCODER, *, batch_
         f = root / h[:2] / f"{h}.npy"
         if cache and f.is_file():
             try:
-                feats[i] = np.load(f)
+                feats[i] = np.load(f, allow_pickle=False)
             except (OSError, ValueError):
                 feats[i] = None  # damaged: embed again
     todo = [i for i, v in enumerate(feats) if v is None]
