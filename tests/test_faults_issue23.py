@@ -466,6 +466,7 @@ def test_6_every_worker_starts_with_ctrl_c_ignored():
 
     from zsc.errors import start_workers_quietly
 
+    runner = signal.signal(signal.SIGINT, signal.default_int_handler)  # live, whatever it was
     ex = start_workers_quietly(ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")), 2)
     try:
         assert len(ex._processes) == 2  # both started now
@@ -473,3 +474,4 @@ def test_6_every_worker_starts_with_ctrl_c_ignored():
         assert {ex.submit(_sigint_handler).result() for _ in range(6)} == {signal.SIG_IGN}
     finally:
         ex.shutdown()
+        signal.signal(signal.SIGINT, runner)
