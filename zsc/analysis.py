@@ -209,7 +209,8 @@ def best_per(df: pd.DataFrame, by: str = "encoder", within: str = "dataset",
 MIN_PAIRS = 8
 
 
-def _corr(x: Iterable[float], y: Iterable[float], kind: str = "spearman") -> float:
+def correlation(x: Iterable[float], y: Iterable[float], kind: str = "spearman") -> float:
+    """Spearman (or Kendall) correlation of the finite pairs; NaN with fewer than 3 or no spread."""
     x, y = np.asarray(list(x), float), np.asarray(list(y), float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
@@ -283,7 +284,7 @@ def spearman_ami_knn(results: pd.DataFrame, knn: pd.DataFrame, by: str | None = 
     rows = []
     for (fam, clu, k), g in m.groupby([by, title, "k"], sort=True):
         rows.append(_with_interval({by: fam, title: clu, "k": int(k),
-                                    "spearman": _corr(g["ami"], g["knn_acc"]), "n": len(g)}))
+                                    "spearman": correlation(g["ami"], g["knn_acc"]), "n": len(g)}))
     return pd.DataFrame(rows, columns=[by, title, "k", "spearman", "n", "ci_low", "ci_high"])
 
 
@@ -334,8 +335,8 @@ def silhouette_correlation(df: pd.DataFrame, spaces: Sequence[str] = ("original"
             if col not in g.columns:
                 continue
             n = int((np.isfinite(g[col].astype(float)) & np.isfinite(g[metric].astype(float))).sum())
-            row = {title: clu, "space": space, "spearman": _corr(g[col], g[metric], "spearman"),
-                   "kendall": _corr(g[col], g[metric], "kendall"), "n": n}
+            row = {title: clu, "space": space, "spearman": correlation(g[col], g[metric], "spearman"),
+                   "kendall": correlation(g[col], g[metric], "kendall"), "n": n}
             rows.append(_with_interval(_with_interval(row), "kendall"))
     return pd.DataFrame(rows, columns=[title, "space", "spearman", "kendall", "n", "ci_low",
                                        "ci_high", "kendall_ci_low", "kendall_ci_high"])

@@ -245,7 +245,7 @@ def _stat_margin(d: pd.DataFrame, p: Mapping[str, Any]) -> float:
 
 
 def _median_spearman(d: pd.DataFrame, x: str, y: str) -> float:
-    rho = [analysis._corr(g[x], g[y]) for _, g in d.groupby("clusterer_title")
+    rho = [analysis.correlation(g[x], g[y]) for _, g in d.groupby("clusterer_title")
            if len(g) >= analysis.MIN_PAIRS]
     rho = [r for r in rho if np.isfinite(r)]
     return float(np.median(rho)) if rho else float("nan")

@@ -211,9 +211,9 @@ def encode(
     desc: str = "embedding",
 ) -> np.ndarray:
     """Run `model` over `images` in `precision` ("fp32"; "fp16": model and input in half
-    precision with normalisation in fp32, as the paper's CLIP on a GPU (`half_like_clip`); "bf16": fp32 weights under bfloat16 autocast, an
-    explicit option only); on CUDA with pinned memory and channels-last. Features come back as
-    float32."""
+    precision with normalisation in fp32, as the paper's CLIP on a GPU (`half_like_clip`);
+    "bf16": fp32 weights under bfloat16 autocast, an explicit option only); on CUDA with pinned
+    memory and channels-last. Features come back as float32."""
     from tqdm import tqdm  # a text bar everywhere: no widget warning inside the chapters
 
     device = torch.device(device) if device is not None else default_device()

@@ -41,14 +41,21 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def open_image(path: str | os.PathLike[str]) -> Image.Image:
+    """One file as an upright RGB image (first frame, EXIF orientation), fully decoded; raises
+    on a bad file."""
+    with Image.open(path) as im:
+        im.seek(0)
+        im.load()
+        return to_rgb(ImageOps.exif_transpose(im) or im)
+
+
 def as_image(x: ImageLike) -> Image.Image:
-    """One image as RGB PIL: arrays as they are, paths opened (first frame, EXIF orientation)."""
+    """One image as RGB PIL: arrays as they are, paths opened (`open_image`)."""
     if isinstance(x, Image.Image):
         return to_rgb(x)
     if isinstance(x, str | os.PathLike):
-        with Image.open(x) as im:
-            im.seek(0)
-            return to_rgb(ImageOps.exif_transpose(im) or im)
+        return open_image(x)
     a = np.asarray(x)
     if a.dtype != np.uint8:
         a = np.clip(a, 0, 255).astype(np.uint8)

@@ -56,7 +56,14 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def current_umask() -> int:
-    """The process's umask (read by setting it back at once)."""
+    """The process's umask. Linux states it in /proc without touching it; elsewhere it is read
+    by setting it and back, which for that instant gives other threads' new files umask 0."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -12,7 +12,6 @@ reading; nothing under PATH is ever written.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -20,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import InvalidParameterError
-from ..gallery import thumbnail, to_rgb
+from ..gallery import open_image, thumbnail
+from ..io import sha256_file
 
 LIST_SUFFIXES = (".txt", ".lst")
 GLOB_CHARS = set("*?[")
@@ -66,15 +65,6 @@ class _Lazy(Sequence[Any]):
 
     def __getitem__(self, i: int) -> Any:  # type: ignore[override]
         return open_image(self.paths[i])
-
-
-def open_image(path: str | os.PathLike[str]) -> Image.Image:
-    """One file as an upright RGB image (first frame), fully decoded; raises on a bad file."""
-    with Image.open(path) as im:
-        im.seek(0)
-        im.load()
-        up = ImageOps.exif_transpose(im) or im
-        return to_rgb(up)
 
 
 def _hidden(p: Path, root: Path) -> bool:
@@ -138,14 +128,6 @@ def why_unreadable(path: Path, err: BaseException) -> str:
     return f"corrupt or truncated ({msg})"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_images(inputs: Iterable[str | os.PathLike[str]], *, thumb_size: int = 96,
                 progress: bool = True) -> FolderImages:
     """Read every image PATHs name: each is decoded once here (so a bad file is found before any
@@ -165,17 +147,7 @@ def read_images(inputs: Iterable[str | os.PathLike[str]], *, thumb_size: int = 9
             out.skipped.append(Skipped(str(f), why_unreadable(f, err)))
             continue
         out.paths.append(str(f))
-        out.sha256.append(_sha256(f))
+        out.sha256.append(sha256_file(f))
         out.sizes.append(im.size)
         out.thumbnails.append(thumbnail(im, thumb_size))
-    return out
-
-
-def thumbnails_array(thumbs: Sequence[Image.Image], size: int) -> np.ndarray:
-    """Thumbnails padded onto white `size` squares, as one uint8 array (N, size, size, 3)."""
-    out = np.full((len(thumbs), size, size, 3), 255, np.uint8)
-    for i, t in enumerate(thumbs):
-        a = np.asarray(t)[:size, :size]
-        y, x = (size - a.shape[0]) // 2, (size - a.shape[1]) // 2
-        out[i, y:y + a.shape[0], x:x + a.shape[1]] = a
     return out

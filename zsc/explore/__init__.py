@@ -28,7 +28,7 @@ from ..data.folder import FolderImages, read_images
 from ..embed import check_finite, default_device, encode
 from ..encoders import get_encoder
 from ..errors import InvalidParameterError
-from ..io import config_hash
+from ..io import atomic_path, config_hash
 from ..metrics import silhouette_samples_blocked
 from ..reduce import UMAP_PAPER, ReducerConfig, reduce
 from .result import ClusterImagesResult
@@ -90,11 +90,8 @@ def embed_images(folder: FolderImages, encoder: str = DEFAULT_ENCODER, *, batch_
 
 
 def _save(path: Path, arr: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.save(f, arr)
-    os.replace(tmp, path)
 
 
 def umap_config(n: int, n_components: int = 50) -> tuple[ReducerConfig, list[str]]:
@@ -110,13 +107,18 @@ def umap_config(n: int, n_components: int = 50) -> tuple[ReducerConfig, list[str
     return cfg, notes
 
 
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1: Euclidean distances between them give cosine similarity."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
 def outlier_scores(x: np.ndarray, k: int = OUTLIER_NEIGHBOURS) -> np.ndarray:
     """Mean cosine distance to an image's k nearest other images, in the encoder's space: high
     for an image unlike anything else in the folder."""
     from sklearn.neighbors import NearestNeighbors
 
     k = min(k, len(x) - 1)
-    z = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    z = _unit(x)
     d, _ = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z)
     return (d[:, 1:] ** 2 / 2).mean(axis=1)  # squared chord / 2 = cosine distance
 
@@ -127,8 +129,7 @@ def duplicate_groups(x: np.ndarray, sha256: list[str], threshold: float = DUPLIC
     from scipy.sparse.csgraph import connected_components
     from sklearn.neighbors import radius_neighbors_graph
 
-    z = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    g = radius_neighbors_graph(z, radius=float(np.sqrt(2 * (1 - threshold))), mode="connectivity")
+    g = radius_neighbors_graph(_unit(x), radius=float(np.sqrt(2 * (1 - threshold))), mode="connectivity")
     same: dict[str, int] = {}
     g = g.tolil()
     for i, h in enumerate(sha256):

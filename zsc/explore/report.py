@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import gallery
+from ..cuts import choose_cut
 from ..io import atomic_path
 from ..versions import versions_text
 from .result import ClusterImagesResult
@@ -68,7 +69,7 @@ def selection_curve(res: ClusterImagesResult) -> object:
     sw = res.sweep
     fig, ax = plt.subplots(figsize=(gallery.WIDTH, 3.2), dpi=gallery.DPI)
     ax.plot(sw["n_clusters"], sw["silhouette"], "o-", ms=3, color="0.3", label="silhouette (UMAP space)")
-    paper = int(sw["n_clusters"].iloc[int(np.nanargmax(sw["silhouette"].to_numpy()))])
+    paper = choose_cut(sw, "silhouette")
     marks = [(res.k, "C3", f"chosen: k = {res.k}"), (paper, "C1", f"highest silhouette (paper): k = {paper}")]
     if res.coarser:
         marks.append((res.coarser, "C0", f"coarser: k = {res.coarser}"))
