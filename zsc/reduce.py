@@ -208,14 +208,17 @@ class Reducer(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import check_is_fitted, validate_data
 
         check_is_fitted(self, "n_components_")
-        x = validate_data(self, X, dtype=np.float32, reset=False)
+        # computed in float64, returned in float32: a float32 matrix product rounds a row
+        # differently by where the row falls in BLAS's blocks, and a row's result must not
+        # depend on the rows beside it (scikit-learn's sample-order check)
+        x = validate_data(self, X, dtype=np.float64, reset=False)
         if self.mean_ is not None:
             x = (x - self.mean_) / self.scale_
         out = x if self.method == "none" else self.model_.transform(x)
-        out = np.asarray(out, dtype=np.float32)
+        out = np.asarray(out, dtype=np.float64)
         if self.after_mean_ is not None:
             out = (out - self.after_mean_) / self.after_scale_
-        return out
+        return out.astype(np.float32)
 
 
 # TransformerMixin's set_output machinery wraps `transform` when the class is created, and the
