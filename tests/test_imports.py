@@ -14,12 +14,12 @@ PKG = Path(__file__).resolve().parents[1] / "zsc"
 # or lower ones. Orchestration sits above the pipeline: profiles -> batch -> report -> cli.
 RANK = {
     "_version": 0, "errors": 0, "config": 0, "io": 0, "registry": 0, "resources": 0,
-    "versions": 0, "gallery": 0,
+    "versions": 0, "images": 0, "gallery": 0,
     "data": 1, "encoders": 2, "embed": 3, "reduce": 4, "cluster": 5, "settings": 5.5,
     "metrics": 6, "results": 7, "pipeline": 8, "recipe": 8, "pretrain": 8, "baselines": 8,
     "cuts": 8, "explore": 9,
     "analysis": 9, "claims": 9.5, "profiles": 10, "notebooks": 10, "batch": 11, "report": 12,
-    "book": 13, "cli": 13,
+    "book": 13, "cli": 13, "__main__": 13,
 }
 
 

@@ -96,8 +96,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
 
     def show(row: dict[str, Any]) -> None:
-        print(f"{row['clusterer']:<21} AMI {row['ami']:.4f}  ARI {row['ari']:.4f}  "
-              f"NMI {row['nmi']:.4f}  clusters {row['n_clusters_pred']:>4}  "
+        labels = ("" if row["ami"] != row["ami"] else  # NaN: unlabelled images
+                  f"AMI {row['ami']:.4f}  ARI {row['ari']:.4f}  NMI {row['nmi']:.4f}  ")
+        print(f"{row['clusterer']:<21} {labels}clusters {row['n_clusters_pred']:>4}  "
               f"silhouette original {row['silhouette_original']:.4f}  umap {row['silhouette_umap']:.4f}  "
               f"({row['reducer']}, {row['time_cluster']:.1f} s)", flush=True)
         if row.get("deviation"):
@@ -251,7 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(s: argparse.ArgumentParser) -> None:
         s.add_argument("encoder")
-        s.add_argument("dataset")
+        s.add_argument("dataset", help="a registered dataset (`zsc datasets`), or a folder of "
+                       "images: PATH or folder:PATH (unlabelled), imagefolder:PATH (labelled by "
+                       "sub-folder, PATH/<class>/...)")
         s.add_argument("--split", default=None)
         s.add_argument("--n-samples", type=int, default=None, help="seeded subsample size")
         s.add_argument("--seed", type=int, default=0)

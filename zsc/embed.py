@@ -25,7 +25,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from . import config
 from ._version import __version__
-from .data import DATASETS, LoadedDataset, load_dataset, subsample_indices
+from .data import DATASETS, LoadedDataset, fingerprint, get_dataset, load_dataset, subsample_indices
+from .data.folder import dataset_slug, is_folder_name
 from .encoders import get_encoder
 from .encoders.base import EncoderSpec, Preprocessing
 from .errors import InvalidEmbeddingError, InvalidParameterError, WeightsUnavailableError
@@ -287,21 +288,25 @@ def embedding_config(encoder: str, dataset: str, split: str, n_samples: int | No
     } | _data_version(dataset)
 
 
-def _data_version(dataset: str) -> dict[str, int]:
-    """The dataset's version, when it has one (0 adds nothing: older keys stay valid)."""
+def _data_version(dataset: str) -> dict[str, Any]:
+    """The dataset's version, when it has one (0 adds nothing: older keys stay valid); a folder
+    of images, whose files can change under its name, adds their fingerprint."""
+    if is_folder_name(dataset):
+        return {"data_fingerprint": fingerprint(dataset)}
     version = DATASETS.get(dataset).version if dataset in DATASETS else 0
     return {"data_version": version} if version else {}
 
 
 def cache_path(cfg: dict[str, Any], cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    for what in ("dataset", "encoder", "split"):  # names become path parts: stay under the root
-        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", str(cfg[what])):
+    parts = {"dataset": dataset_slug(cfg["dataset"]), "encoder": cfg["encoder"], "split": cfg["split"]}
+    for what, part in parts.items():  # names become path parts: stay under the root
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", str(part)):
             raise InvalidParameterError(
-                f"{what} name {cfg[what]!r} cannot name a cache folder; use letters, digits, '_', '-' "
+                f"{what} name {part!r} cannot name a cache folder; use letters, digits, '_', '-' "
                 "and '.' (no path separators, not starting with '.')"
             )
     root = Path(cache_dir) if cache_dir else config.cache_dir()
-    return root / "embeddings" / cfg["dataset"] / cfg["encoder"] / f"{cfg['split']}-{config_hash(cfg)}.npz"
+    return root / "embeddings" / parts["dataset"] / parts["encoder"] / f"{parts['split']}-{config_hash(cfg)}.npz"
 
 
 def embed(
@@ -327,8 +332,8 @@ def embed(
     check_run_values(seed=seed)
     device = check_device(device)
     data = dataset if isinstance(dataset, LoadedDataset) else None
-    name = data.name if data else str(dataset)
-    split = data.split if data else (split or _default_split(name))
+    name = data.name if data else get_dataset(str(dataset)).name  # a folder: its absolute path
+    split = data.split if data else (split or get_dataset(name).default_split)
     cfg = embedding_config(encoder, name, split, n_samples, seed, weights, device.type == "cuda",
                            precision)
     path = cache_path(cfg, cache_dir)
@@ -360,8 +365,3 @@ def embed(
                     **{f"level_{k}": v for k, v in result.hierarchy.items()})
     return result
 
-
-def _default_split(name: str) -> str:
-    from .data import get_dataset
-
-    return get_dataset(name).default_split

@@ -327,28 +327,37 @@ def knn_accuracy(
 
 # --------------------------------------------------------------------------- one clustering
 def score_clustering(
-    y_true: np.ndarray, y_pred: np.ndarray, *,
+    y_true: np.ndarray | None, y_pred: np.ndarray, *,
     spaces: Mapping[str, np.ndarray] | None = None,
     hierarchy: Mapping[str, np.ndarray] | None = None,
     silhouette_max_samples: int | None = SILHOUETTE_MAX_SAMPLES, seed: int = 0,
 ) -> dict[str, Any]:
-    """Every metric of one clustering as a flat dict (one results row's metric columns).
+    """Every metric of one clustering as a flat dict (one results row's metric columns);
+    `y_true` None (no labels): the label metrics are NaN.
 
     `spaces` maps a name to the embedding the silhouette is measured in, e.g.
     {"original": X, "umap": X_umap}; each gives `silhouette_<name>` (+ `_n`, `_stderr`, `_reason`).
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    y_pred = np.asarray(y_pred)
     clustered = y_pred >= 0
-    row: dict[str, Any] = {
-        "ami": ami(y_true, y_pred),
-        "ari": float(skm.adjusted_rand_score(y_true, y_pred)),
-        "nmi": float(skm.normalized_mutual_info_score(y_true, y_pred)),
-        "acc": clustering_accuracy(y_true, y_pred),
-        "n_clusters_true": int(len(np.unique(y_true))),
+    if y_true is None:  # unlabelled images (a person's own folder): the label-free scores only
+        hierarchy = None
+        labelled: dict[str, Any] = dict.fromkeys(("ami", "ari", "nmi", "acc", "n_clusters_true"),
+                                                 float("nan"))
+    else:
+        y_true = np.asarray(y_true)
+        labelled = {
+            "ami": ami(y_true, y_pred),
+            "ari": float(skm.adjusted_rand_score(y_true, y_pred)),
+            "nmi": float(skm.normalized_mutual_info_score(y_true, y_pred)),
+            "acc": clustering_accuracy(y_true, y_pred),
+            "n_clusters_true": int(len(np.unique(y_true))),
+        }
+    row: dict[str, Any] = labelled | {
         "n_clusters_pred": int(len(np.unique(y_pred[clustered]))),
         "ratio_clustered": float(clustered.mean()),
     }
-    if clustered.any() and not clustered.all():
+    if y_true is not None and clustered.any() and not clustered.all():
         row["ami_clustered"] = ami(y_true[clustered], y_pred[clustered])
     else:
         row["ami_clustered"] = row["ami"] if clustered.all() else float("nan")

@@ -25,6 +25,7 @@ from .cluster import (
 from .data import get_dataset, memory_labels
 from .embed import Embeddings, check_run_values, embed
 from .encoders import get_encoder
+from .errors import InvalidParameterError
 from .metrics import KNN_KS, KNN_TEMPERATURE, SILHOUETTE_MAX_SAMPLES, knn_accuracy, score_clustering
 from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape, reduce
 from .results import ResultsStore
@@ -106,6 +107,15 @@ def run(
     enc = get_encoder(encoder)
     ds = get_dataset(dataset)
     names = list(clusterers) if clusterers else CLUSTERERS.names()
+    if not ds.labelled:  # a folder of unlabelled images: nothing tells the number of clusters
+        finds_k = [n for n in CLUSTERERS.names() if not CLUSTERERS.get(n).uses_n_clusters]
+        needs_k = [n for n in names if n in CLUSTERERS and CLUSTERERS.get(n).uses_n_clusters]
+        if needs_k and clusterers:
+            raise InvalidParameterError(
+                f"{', '.join(needs_k)} need(s) the number of clusters, and {ds.name} has no labels "
+                f"to give it: choose from {', '.join(finds_k)}, or name the folder "
+                "imagefolder:PATH to take labels from its sub-folders")
+        names = names if clusterers else finds_k
     params = check_param_table(params)  # every shape and value, before any expensive work
     for name in names:
         check_params(name, params.get(name, {}))
@@ -130,7 +140,7 @@ def run(
         row.update(sample_seed=sample_seed, silhouette_umap_seed=umap_seed)
         row.update(deviation=res.deviation, max_memory=budget)
         row.update(score_clustering(
-            emb.labels, res.labels, spaces={"original": emb.features, "umap": umap_space},
+            emb.labels if ds.labelled else None, res.labels, spaces={"original": emb.features, "umap": umap_space},
             hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,
         ))
         row.update(time_embed=emb.seconds, time_reduce=red_seconds, time_cluster=res.seconds)

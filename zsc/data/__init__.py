@@ -17,7 +17,7 @@ Images come back either as one uint8 array (small sets) or as a lazy sequence of
 
 from __future__ import annotations
 
-from . import offline, paper  # noqa: F401  (registration)
+from . import folder, offline, paper  # noqa: F401  (registration)
 from .core import (
     DATASETS,
     GROUPS,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import config
-from ..errors import DataMissingError, InvalidParameterError
+from ..errors import DataMissingError, InvalidParameterError, UnknownNameError
 from ..io import config_hash
 from ..registry import Registry
 
@@ -89,6 +89,8 @@ class DatasetSpec:
     # here finds its class there ("index": it is already its index; "name": by class name).
     knn_memory: str | None = None
     knn_label: str = "index"
+    # False: the labels are all -1 (a folder of a person's own images): no label metric, no k
+    labelled: bool = True
     # Bumped when the loader's images change for the same files (a fixed transform): it enters
     # the data fingerprint and the embedding key, so nothing cached from the old images is reused.
     version: int = 0
@@ -116,6 +118,9 @@ class DatasetSpec:
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
+# Datasets named by where they are rather than registered: name -> spec, or None when the name
+# is not theirs (`zsc.data.folder` adds the folder of images on import).
+RESOLVERS: list[Callable[[str], DatasetSpec | None]] = []
 
 
 @cache
@@ -146,6 +151,16 @@ def dataset_stats(labels: np.ndarray) -> dict[str, float | int]:
 
 
 def get_dataset(name: str) -> DatasetSpec:
+    """The registered dataset, or a folder of images (``folder:PATH``, ``imagefolder:PATH``, or
+    an existing folder's path: `zsc.data.folder`)."""
+    if name not in DATASETS:
+        for resolve in RESOLVERS:
+            spec = resolve(name)
+            if spec is not None:
+                return spec
+        raise UnknownNameError(DATASETS.unknown_message(name) + "; or a folder of images: "
+                               "folder:PATH (unlabelled) or imagefolder:PATH (labels from its "
+                               "sub-folders)")
     return DATASETS.get(name)
 
 

@@ -7,6 +7,12 @@ in any mode (palette, RGBA over white, 16-bit, greyscale), turned upright by its
 orientation. A file Pillow cannot read — empty, corrupt, truncated, not an image — is skipped
 with the reason, never fatal: a real photo folder always holds a few. Files are only opened for
 reading; nothing under PATH is ever written.
+
+A folder is also a dataset zsc knows, named by scheme and path (`folder_spec`): ``folder:PATH``,
+every image under PATH with no labels (-1, scikit-learn's mark for unlabelled), and
+``imagefolder:PATH``, labelled by the sub-folder each image is in (torchvision's ImageFolder
+layout, PATH/<class>/...). `zsc embed`, `zsc run` and grids take either (a bare existing folder
+means ``folder:``); the rows name the folder by its absolute path.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import InvalidParameterError
-from ..gallery import open_image, thumbnail
-from ..io import sha256_file
+from ..errors import DataMissingError, InvalidParameterError
+from ..images import open_image, thumbnail
+from ..io import config_hash, sha256_file
+from .core import RESOLVERS, DatasetSpec, LoadedDataset
 
 LIST_SUFFIXES = (".txt", ".lst")
 GLOB_CHARS = set("*?[")
@@ -128,10 +136,11 @@ def why_unreadable(path: Path, err: BaseException) -> str:
     return f"corrupt or truncated ({msg})"
 
 
-def read_images(inputs: Iterable[str | os.PathLike[str]], *, thumb_size: int = 96,
+def read_images(inputs: Iterable[str | os.PathLike[str]], *, thumb_size: int | None = 96,
                 progress: bool = True) -> FolderImages:
     """Read every image PATHs name: each is decoded once here (so a bad file is found before any
-    encoder work), hashed (the embedding cache key) and kept as a small thumbnail."""
+    encoder work), hashed (the embedding cache key) and kept as a small thumbnail (none when
+    `thumb_size` is None)."""
     from tqdm import tqdm
 
     files, skipped = find_files(inputs)
@@ -149,5 +158,98 @@ def read_images(inputs: Iterable[str | os.PathLike[str]], *, thumb_size: int = 9
         out.paths.append(str(f))
         out.sha256.append(sha256_file(f))
         out.sizes.append(im.size)
-        out.thumbnails.append(thumbnail(im, thumb_size))
+        if thumb_size is not None:
+            out.thumbnails.append(thumbnail(im, thumb_size))
     return out
+
+
+# --- a folder as a dataset -------------------------------------------------------------------
+
+SCHEMES = {
+    "folder": "every image under PATH, unlabelled",
+    "imagefolder": "labelled by the sub-folder of PATH each image is in (PATH/<class>/...)",
+}
+UNLABELLED = -1  # scikit-learn's mark for an unlabelled sample (sklearn.semi_supervised)
+
+
+def _parse(name: str) -> tuple[str, str] | None:
+    scheme, sep, rest = str(name).partition(":")
+    return (scheme, rest) if sep and scheme in SCHEMES and rest else None
+
+
+def is_folder_name(name: str) -> bool:
+    """Whether `name` names a folder dataset (``folder:PATH`` or ``imagefolder:PATH``)."""
+    return _parse(name) is not None
+
+
+def dataset_name(arg: str, *, registered: Iterable[str] = ()) -> str:
+    """What a person typed as a dataset, as zsc names it: a registered name stays; a folder
+    dataset gets its absolute path; an existing folder alone means ``folder:PATH``."""
+    if arg in set(registered):
+        return arg
+    parsed = _parse(arg)
+    if parsed is None and Path(arg).expanduser().is_dir():
+        parsed = ("folder", arg)
+    if parsed is None:
+        return arg
+    scheme, path = parsed
+    return f"{scheme}:{Path(path).expanduser().resolve()}"
+
+
+def dataset_slug(name: str) -> str:
+    """A name that can be one path part (the embedding cache's folder): a folder dataset's is
+    its scheme, the folder's base name and a hash of the whole path."""
+    parsed = _parse(name)
+    if parsed is None:
+        return name
+    scheme, path = parsed
+    base = "".join(c if c.isalnum() or c in "_.-" else "_" for c in Path(path).name).lstrip(".")
+    return f"{scheme}-{base or 'root'}-{config_hash({'path': path}, 8)}"
+
+
+def folder_spec(name: str) -> DatasetSpec:
+    """The dataset spec of a folder name (see the module's docstring); made on each call, cheap."""
+    canonical = dataset_name(name)
+    parsed = _parse(canonical)
+    if parsed is None:
+        raise InvalidParameterError(f"{name!r} is not a folder dataset name "
+                                    f"({' or '.join(s + ':PATH' for s in SCHEMES)})")
+    scheme, path = parsed
+    return DatasetSpec(
+        name=canonical, title=f"images in {path}", group="Own images", loader=_load_folder,
+        default_split="all", splits=("all",), offline=True, labelled=scheme == "imagefolder",
+        how_to_get=f"Check that {path} is a folder of images ({scheme}: {SCHEMES[scheme]}).",
+        source=lambda _root, p=Path(path): p,
+    )
+
+
+def _resolve(name: str) -> DatasetSpec | None:
+    return folder_spec(name) if is_folder_name(dataset_name(name)) else None
+
+
+RESOLVERS.append(_resolve)
+
+
+def _load_folder(_root: Path, split: str, name: str) -> LoadedDataset:
+    scheme, path = _parse(name)  # type: ignore[misc]
+    root = Path(path)
+    folder = read_images([root], thumb_size=None)
+    skipped = list(folder.skipped)
+    paths = [Path(p) for p in folder.paths]
+    if scheme == "imagefolder":
+        loose = [p for p in paths if len(p.relative_to(root).parts) == 1]
+        skipped += [Skipped(str(p), "not inside a class sub-folder") for p in loose]
+        paths = [p for p in paths if len(p.relative_to(root).parts) > 1]
+        classes = sorted({p.relative_to(root).parts[0] for p in paths})
+        index = {c: i for i, c in enumerate(classes)}
+        labels = np.array([index[p.relative_to(root).parts[0]] for p in paths], dtype=np.int64)
+    else:
+        classes = []
+        labels = np.full(len(paths), UNLABELLED, dtype=np.int64)
+    if skipped:
+        warnings.warn(f"{name}: {len(skipped)} file(s) skipped, e.g. {skipped[0].path}: "
+                      f"{skipped[0].reason}", stacklevel=2)
+    if not paths:
+        raise DataMissingError(f"dataset {name!r}: no readable image in {root}"
+                               + (" inside a class sub-folder" if scheme == "imagefolder" else ""))
+    return LoadedDataset(name, split, _Lazy([str(p) for p in paths]), labels, classes)
