@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataMissingError, InvalidParameterError
-from ..images import open_image, thumbnail
+from ..images import as_image, open_image, thumbnail
 from ..io import config_hash, sha256_file
 from .core import RESOLVERS, DatasetSpec, LoadedDataset
 
@@ -161,6 +161,25 @@ def read_images(inputs: Iterable[str | os.PathLike[str]], *, thumb_size: int | N
         if thumb_size is not None:
             out.thumbnails.append(thumbnail(im, thumb_size))
     return out
+
+
+def export_images(data: LoadedDataset, out: str | os.PathLike[str], *,
+                  labels_file: str | os.PathLike[str] | None = None, suffix: str = ".png") -> list[Path]:
+    """Write each image of a labelled set as one file in `out` (``img_00000.png``...: no label
+    in a name or a folder) and, if asked, the hidden labels to `labels_file` (CSV path,label,
+    kept outside `out`): a labelled set made into a person's unlabelled folder, so what
+    `zsc cluster` finds can be scored against labels it never saw."""
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    paths = [root / f"img_{i:05d}{suffix}" for i in range(len(data))]
+    for i, p in enumerate(paths):
+        as_image(data.images[i]).save(p)
+    if labels_file is not None:
+        import pandas as pd
+
+        names = np.asarray(data.class_names)[data.labels] if data.class_names else data.labels
+        pd.DataFrame({"path": [str(p) for p in paths], "label": names}).to_csv(labels_file, index=False)
+    return paths
 
 
 # --- a folder as a dataset -------------------------------------------------------------------
