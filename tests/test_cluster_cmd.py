@@ -246,7 +246,14 @@ def test_gallery_takes_arrays_and_paths(tmp_path):
     fig = gallery.cluster_montage(arrays, np.arange(9) % 3, per_cluster=3)
     assert sum(ax.has_data() for ax in fig.axes) == 9
     xy = np.random.default_rng(0).normal(size=(9, 2))
-    assert gallery.figure_png(gallery.thumbnail_map(arrays, xy, np.arange(9) % 3, n_thumbs=5))
+    fig = gallery.thumbnail_map(arrays, xy, np.arange(9) % 3, n_thumbs=5)
+    assert len(fig.axes) == 1 and len(fig.axes[0].artists) == 5  # five thumbnails drawn
+    assert gallery.figure_png(fig)
+    panels = [(arrays, xy, np.arange(9) % 3, "a"), (paths, xy[:len(paths)], None, "b"),
+              (arrays, -xy, np.arange(9) % 3, "c")]
+    fig = gallery.thumbnail_maps(panels, ncol=2, n_thumbs=4)
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c", ""]
+    assert [len(ax.artists) for ax in fig.axes] == [4, 4, 4, 0] and not fig.axes[3].axison
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")

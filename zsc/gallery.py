@@ -95,13 +95,36 @@ def thumbnail_map(images: Any, coords: np.ndarray, labels: Sequence[int] | np.nd
                   *, n_thumbs: int = 200, zoom: float = 0.35, width: float = WIDTH,
                   seed: int = 0, title: str | None = None) -> Figure:
     """A 2-D map (e.g. UMAP) of all points, coloured by label, with thumbnails of up to
-    `n_thumbs` of them spread over the map (`spread`, one per thumbnail-sized cell) drawn at their place: what each region of
-    the map holds."""
+    `n_thumbs` of them spread over the map (`spread`, one per thumbnail-sized cell) drawn at
+    their place: what each region of the map holds."""
+    return thumbnail_maps([(images, coords, labels, title)], ncol=1, n_thumbs=n_thumbs, zoom=zoom,
+                          width=width, seed=seed)
+
+
+def thumbnail_maps(panels: Sequence[tuple[Any, np.ndarray, Any, str | None]], *, ncol: int = 2,
+                   n_thumbs: int = 200, zoom: float = 0.35, width: float = WIDTH,
+                   seed: int = 0) -> Figure:
+    """Several thumbnail maps side by side, one per (images, coords, labels, title) panel, row
+    by row: two encoders' views of the same images, or one encoder's of two datasets."""
+    ncol = max(1, min(ncol, len(panels)))
+    nrow = math.ceil(len(panels) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width, width * 0.8 * nrow / ncol), dpi=DPI,
+                             squeeze=False)
+    for ax, (images, coords, labels, title) in zip(axes.flat, panels, strict=False):
+        _draw_map(ax, _items(images), np.asarray(coords, dtype=float), labels, n_thumbs=n_thumbs,
+                  zoom=zoom, width=width / ncol, seed=seed)
+        if title:
+            ax.set_title(title, fontsize=10 if ncol == 1 else 9, fontweight="bold")
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _draw_map(ax: Any, items: Sequence[ImageLike], xy: np.ndarray, labels: Any, *, n_thumbs: int,
+              zoom: float, width: float, seed: int) -> None:
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-    items = _items(images)
-    xy = np.asarray(coords, dtype=float)
-    fig, ax = plt.subplots(figsize=(width, width * 0.8), dpi=DPI)
     cmap = plt.get_cmap("tab20")
     colors = None if labels is None else [cmap(int(v) % 20) for v in np.asarray(labels)]
     ax.scatter(xy[:, 0], xy[:, 1], s=4, c=colors if colors is not None else "0.5", alpha=0.6,
@@ -123,10 +146,6 @@ def thumbnail_map(images: Any, coords: np.ndarray, labels: Sequence[int] | np.nd
                               "alpha": 0.85})
     ax.set_xticks([])
     ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10, fontweight="bold")
-    fig.tight_layout()
-    return fig
 
 
 def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
