@@ -283,3 +283,24 @@ def test_seed_agreement_is_one_for_the_same_seed_and_lower_for_noise():
     a = seed_agreement(x, cfg, labels, 4, [cfg.seed, 7], cache=False)
     assert a["umap_seed"].tolist() == [cfg.seed, 7]
     assert a["ari"].iloc[0] == pytest.approx(1.0) and a["ari"].iloc[1] > 0.9
+
+
+def test_several_encoders_are_compared_in_one_report(tmp_path, capsys):
+    folder = shapes_folder(tmp_path / "imgs")
+    out = tmp_path / "out"
+    assert main(["cluster", str(folder), "-o", str(out), "--encoder", "pixels", "--encoder",
+                 "zoo_random_resnet", "--no-progress", "--stability", "0"]) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "assignments.csv")
+    other = table["cluster_zoo_random_resnet"]
+    assert set(COLUMNS) < set(table.columns) and other.notna().all()
+    line = next(s for s in printed.splitlines() if s.strip().startswith("zoo_random_resnet:"))
+    k = int(re.search(r"(\d+) clusters", line).group(1))
+    assert other.nunique() == k  # the printed k is the column's
+    ari = float(re.search(r"ARI with pixels's (-?[\d.]+)", line).group(1))
+    from sklearn.metrics import adjusted_rand_score
+
+    assert abs(adjusted_rand_score(table["cluster"], other) - ari) < 0.006  # as printed (2 decimals)
+    page = (out / "report.html").read_text()
+    assert "Encoders compared" in page and "zoo_random_resnet" in page
+    assert "--encoder pixels --encoder zoo_random_resnet" in page  # the command to rerun

@@ -221,18 +221,21 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     stability = STABILITY_SEEDS if args.stability is None else args.stability
-    encoder, rule = args.encoder or DEFAULT_ENCODER, args.rule or DEFAULT_RULE
+    encoders, rule = args.encoder or [DEFAULT_ENCODER], args.rule or DEFAULT_RULE
     command = f"cd {shlex.quote(os.getcwd())} && zsc cluster " + " ".join(shlex.quote(str(a)) for a in (
-        *args.path, "-o", str(out), "--encoder", encoder,
+        *args.path, "-o", str(out), *(x for name in encoders for x in ("--encoder", name)),
         *(("--k", str(args.k)) if args.k else ("--rule", rule)), "--seed", str(args.seed),
         "--stability", str(stability),
         *(("--links",) if args.links else ())))
-    res = cluster_images(args.path, out, encoder=encoder, k=args.k, rule=rule,
+    res = cluster_images(args.path, out, encoder=encoders, k=args.k, rule=rule,
                          seed=args.seed, progress=not args.no_progress, command=command,
                          links=args.links, stability_seeds=stability)
     alt = ", ".join(f"{w} k = {v}" for w, v in (("coarser", res.coarser), ("finer", res.finer)) if v)
     print(f"{len(res.paths)} images in {res.k} clusters ({res.how}"
           + (f"; {alt}" if alt else "") + f"); {len(res.skipped)} file(s) skipped")
+    for r in res.compared.itertuples():
+        print(f"  {r.encoder}: {r.k} clusters, silhouette {r.silhouette:.3f}, ARI with "
+              f"{res.encoder}'s {r.ari_with_first:.2f}")
     print(f"report: {out / 'report.html'}\nassignments: {out / 'assignments.csv'}")
     return 0
 
@@ -316,9 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("path", nargs="+", metavar="PATH")
     s.add_argument("-o", "--output", default="zsc-cluster", metavar="OUT",
                    help="output folder (default: ./zsc-cluster)")
-    s.add_argument("--encoder", default=None,
+    s.add_argument("--encoder", action="append", default=None,
                    help="a registered encoder (`zsc encoders`; default: efficientnet_lite0, the "
-                   "best that works offline for photos)")
+                   "best that works offline for photos); repeat it to compare several (the "
+                   "report is the first's, with a table of the others)")
     s.add_argument("--k", type=int, default=None, help="the number of clusters (default: chosen)")
     s.add_argument("--rule", default=None,
                    help="how k is chosen without labels: a rule of zsc.cuts.CUT_RULES (default: "

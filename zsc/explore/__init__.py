@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,7 +38,7 @@ MIN_IMAGES = 6
 DUPLICATE_COSINE = 0.985  # cosine similarity of embeddings above which two images are near-duplicates
 OUTLIER_NEIGHBOURS = 5
 STAGES = ("reading images", "embedding", "UMAP", "clustering", "agreement across UMAP seeds",
-          "writing the report")
+          "other encoders", "writing the report")
 STABILITY_SEEDS = 2  # other UMAP seeds the chosen cut is redone with (0: none)
 
 
@@ -170,11 +170,48 @@ def check_out(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]) 
                                         "choose another -o (nothing under PATH is written)")
 
 
+def _tree_cut(x: np.ndarray, cfg: ReducerConfig, k: int | None, rule: str, seed: int,
+              cache: bool) -> tuple[np.ndarray, pd.DataFrame, dict[int, np.ndarray], int, str, str | None]:
+    """The recipe after the embedding: UMAP, the ward tree, its label-free sweep and the cut
+    (`k`, or the one `rule` picks). Returns reduced, sweep, cuts, k, how and the rule used."""
+    reduced = reduce(x, cfg, cache=cache)
+    model = Agglomerative(n_clusters=2, linkage="ward").fit(reduced)
+    sweep, cuts = cut_sweep(model, reduced, candidate_ks(len(x)), seed=seed)
+    if k is None:
+        k = choose_cut(sweep, rule)
+        how, used = f"{CUT_RULES.get(rule).description} (rule {rule!r})", rule
+    else:
+        how, used = "given (--k)", None
+    if k not in cuts:
+        cuts[k] = model.cut(n_clusters=k)
+    return reduced, sweep, cuts, k, how, used
+
+
+def compare_encoders(folder: FolderImages, first: np.ndarray, others: Iterable[str], *,
+                     k: int | None, rule: str, seed: int, cache: bool, progress: bool,
+                     cfg: ReducerConfig) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """The recipe again with each other encoder on the same images: per encoder its k, the mean
+    silhouette of its cut in its own UMAP space (the paper's label-free proxy) and the adjusted
+    Rand index of its partition with the first encoder's (1: the same clusters)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    rows, labels = [], {}
+    for name in others:
+        x = embed_images(folder, name, cache=cache, progress=progress)
+        reduced, _, cuts, kk, _, _ = _tree_cut(x, cfg, k, rule, seed, cache)
+        labels[name] = cuts[kk]
+        rows.append({"encoder": name, "k": kk,
+                     "silhouette": (float(silhouette_samples_blocked(reduced, cuts[kk]).mean())
+                                    if 1 < kk < len(x) else np.nan),
+                     "ari_with_first": float(adjusted_rand_score(first, cuts[kk]))})
+    return pd.DataFrame(rows, columns=["encoder", "k", "silhouette", "ari_with_first"]), labels
+
+
 def cluster_images(
     paths: Iterable[str | os.PathLike[str]],
     out: str | os.PathLike[str] | None = None,
     *,
-    encoder: str = DEFAULT_ENCODER,
+    encoder: str | Sequence[str] = DEFAULT_ENCODER,
     k: int | None = None,
     rule: str = DEFAULT_RULE,
     seed: int = 0,
@@ -189,8 +226,15 @@ def cluster_images(
     there. `k` fixes the number of clusters; otherwise `rule` (a `zsc.cuts.CUT_RULES` name)
     picks it from the label-free sweep. `command`: the command line to show in the report;
     `links`: also OUT/clusters/<cluster>/, links to each cluster's files; `stability_seeds`: how
-    many other UMAP seeds the chosen cut is redone with (`seed_agreement`)."""
-    get_encoder(encoder)  # an unknown name fails before any file is read
+    many other UMAP seeds the chosen cut is redone with (`seed_agreement`). Several encoders:
+    the report is the first's, and compares the others with it (`compare_encoders`; their
+    clusters are columns ``cluster_<encoder>`` of the table)."""
+    encoders = [encoder] if isinstance(encoder, str) else list(dict.fromkeys(encoder))
+    if not encoders:
+        raise InvalidParameterError("give at least one encoder")
+    for name in encoders:
+        get_encoder(name)  # an unknown name fails before any file is read
+    encoder = encoders[0]
     paths = list(paths)
     if out is not None:
         check_out(out, paths)
@@ -199,7 +243,7 @@ def cluster_images(
         raise InvalidParameterError(f"--stability must be 0 or more, got {stability_seeds}")
     from tqdm import tqdm
 
-    stages = tqdm(total=len(STAGES), desc="zsc cluster", unit="stage", disable=not progress,
+    stages = tqdm(total=len(STAGES) - (len(encoders) == 1), desc="zsc cluster", unit="stage", disable=not progress,
                   bar_format="{desc} (stage {n_fmt}/{total_fmt}, {elapsed})")
 
     def say(stage: str) -> None:
@@ -228,39 +272,37 @@ def cluster_images(
     cfg, notes = umap_config(len(x))
     cfg = replace(cfg, seed=seed)
     say("UMAP")
-    reduced = reduce(x, cfg, cache=cache)
-    cfg2 = replace(cfg, n_components=2, min_dist=0.1)
-    coords = reduce(x, cfg2, cache=cache)
-    t["reduce"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    coords = reduce(x, replace(cfg, n_components=2, min_dist=0.1), cache=cache)
     say("clustering")
-    model = Agglomerative(n_clusters=2, linkage="ward").fit(reduced)
-    sweep, cuts = cut_sweep(model, reduced, candidate_ks(len(x)), seed=seed)
-    if k is None:
-        k = choose_cut(sweep, rule)
-        how = f"{CUT_RULES.get(rule).description} (rule {rule!r})"
-        used_rule: str | None = rule
-    else:
-        how = "given (--k)"
-        used_rule = None
-    labels = cuts[k] if k in cuts else model.cut(n_clusters=k)
-    cuts[k] = labels
+    reduced, sweep, cuts, k, how, used_rule = _tree_cut(x, cfg, k, rule, seed, cache)
+    t["reduce and cluster"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    labels = cuts[k]
     coarser, finer = alternatives(sweep, k)
     sil = (silhouette_samples_blocked(reduced, labels) if 1 < k < len(x)
            else np.full(len(x), np.nan))  # blocked: O(block) memory at any n
     outl = outlier_scores(x)
     dup = duplicate_groups(x, folder.sha256)
-    t["cluster"] = time.perf_counter() - t0
+    t["per-image scores"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say("agreement across UMAP seeds")
     agreement = seed_agreement(x, cfg, labels, k, range(seed + 1, seed + 1 + stability_seeds), cache)
     t["agreement"] = time.perf_counter() - t0
+    compared, others = pd.DataFrame(), {}
+    if len(encoders) > 1:
+        t0 = time.perf_counter()
+        say("other encoders")
+        compared, others = compare_encoders(folder, labels, encoders[1:], k=k if used_rule is None else None,
+                                            rule=rule, seed=seed, cache=cache, progress=progress,
+                                            cfg=cfg)
+        t["other encoders"] = time.perf_counter() - t0
     table = pd.DataFrame({"path": folder.paths, "cluster": labels, "silhouette": sil,
                           "outlier_score": outl, "duplicate_group": dup,
-                          "x": coords[:, 0], "y": coords[:, 1]})
+                          "x": coords[:, 0], "y": coords[:, 1]}
+                         | {f"cluster_{name}": lab for name, lab in others.items()})
     res = ClusterImagesResult(folder.paths, labels, table, sweep, k, how, used_rule, coarser, finer,
                               encoder, folder.skipped, folder.thumbnails, x, reduced, cuts, t, notes,
-                              agreement)
+                              agreement, compared)
     if out is not None:
         from .report import write_report
 

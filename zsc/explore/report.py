@@ -115,6 +115,10 @@ def _members(res: ClusterImagesResult, c: int) -> tuple[list[int], list[int]]:
     return typical, rest
 
 
+def _mean_silhouette(res: ClusterImagesResult) -> float:
+    return float(np.nanmean(res.table["silhouette"])) if res.table["silhouette"].notna().any() else float("nan")
+
+
 def render_html(res: ClusterImagesResult, command: str | None, figures: dict[str, str]) -> str:
     tab = res.table
     sizes = tab["cluster"].value_counts().sort_index()
@@ -138,6 +142,19 @@ def render_html(res: ClusterImagesResult, command: str | None, figures: dict[str
     summary += [("note", n) for n in res.notes]
     parts.append("<h2>Summary</h2><div class='wrap'><table>" + "".join(
         f"<tr><th>{e(a)}</th><td>{e(b)}</td></tr>" for a, b in summary) + "</table></div>")
+    if len(res.compared):
+        parts.append("<h2>Encoders compared</h2><p>The same recipe on the same images with each "
+                     "encoder asked for. Without labels nothing says which is right; a higher "
+                     "silhouette (in the encoder's own UMAP space) is the paper's label-free hint of "
+                     "better-separated clusters, and the adjusted Rand index says how alike two "
+                     "partitions are (1: the same clusters, 0: chance). Each encoder's clusters are a "
+                     "column of assignments.csv.</p><div class='wrap'><table><tr><th>encoder</th>"
+                     "<th>k</th><th>silhouette</th><th>ARI with the report's</th></tr>"
+                     + f"<tr><td>{e(res.encoder)} (this report)</td><td>{res.k}</td>"
+                     f"<td>{_mean_silhouette(res):.3f}</td><td>1</td></tr>" + "".join(
+                         f"<tr><td>{e(r.encoder)}</td><td>{r.k}</td><td>{r.silhouette:.3f}</td>"
+                         f"<td>{r.ari_with_first:.2f}</td></tr>" for r in res.compared.itertuples())
+                     + "</table></div>")
     parts.append("<h2>How many clusters</h2><p>Each candidate cut of the ward tree, scored by its "
                  "silhouette in the UMAP space without any labels. The paper keeps the highest; that "
                  "often means two clusters, so the default rule takes the best cut of at least five "

@@ -33,6 +33,8 @@ class ClusterImagesResult:
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     agreement: pd.DataFrame = field(default_factory=pd.DataFrame)  # umap_seed, ari vs `labels`
+    # the other encoders asked for: encoder, k, silhouette (own UMAP space), ari_with_first
+    compared: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def scores(self) -> pd.DataFrame:
