@@ -55,3 +55,20 @@ def test_knn_of_an_imagenet_variant_uses_imagenet_train_as_memory(tmp_path, monk
     assert row["knn_memory"] == "imagenet" and 0 <= row["knn_acc_k1"] <= 1
     assert seen["train"] == 6  # the fake ImageNet train split: 3 classes x 2 images
     assert seen["test_labels"] == {1, 2}  # ImageNet-R's two wnids, as ImageNet indices
+
+
+def test_cluster_at_levels_asks_each_levels_k_and_scores_every_level():
+    from zsc.analysis import level_members
+    from zsc.data import FASHION_MNIST_CLASSES
+    from zsc.metrics import ami
+
+    df = pipeline.cluster_at_levels("pixels", "fashion_mnist", ["kmeans", "hdbscan"], n_samples=200)
+    assert set(df["clusterer"]) == {"kmeans"}  # hdbscan finds its own k
+    assert sorted(zip(df["k_level"], df["k"], df["level"], strict=True)) == [
+        ("coarse", 4, "coarse"), ("coarse", 4, "fine"), ("fine", 10, "coarse"), ("fine", 10, "fine")]
+    one = pipeline.cluster_one("pixels", "fashion_mnist", "kmeans", n_samples=200)  # k = the classes
+    fine = df[(df.k_level == "fine") & (df.level == "fine")]["ami"].item()
+    assert fine == pytest.approx(ami(one.embedding.labels, one.result.labels))
+    members = level_members("fashion_mnist", "coarse", "fine")
+    assert len(members) == 4 and members.iloc[3] == "Bag"
+    assert sorted(", ".join(members).split(", ")) == sorted(FASHION_MNIST_CLASSES)

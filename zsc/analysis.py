@@ -350,6 +350,19 @@ def dataset_levels(datasets: Iterable[str]) -> dict[str, tuple[str, ...]]:
     return {d: (DATASETS.get(d).levels if d in DATASETS else ()) for d in datasets}
 
 
+def level_members(dataset: str, coarse: str, fine: str) -> pd.Series:
+    """Which `fine` classes (by name where the dataset has names) form each `coarse` class of a
+    dataset's taxonomy, from its test split's labels: what the coarse level's labels mean."""
+    from .data import load_dataset
+
+    d = load_dataset(dataset, "test")
+    pairs = pd.DataFrame({coarse: d.hierarchy[coarse], fine: d.hierarchy[fine]}).drop_duplicates()
+    named = bool(d.class_names) and np.array_equal(d.hierarchy[fine], d.labels)  # the classes
+    name = (lambda i: d.class_names[i]) if named else str
+    return (pairs.sort_values([coarse, fine]).groupby(coarse)[fine]
+            .agg(lambda v: ", ".join(name(int(i)) for i in v)).rename(f"{fine} classes"))
+
+
 def level_table(df: pd.DataFrame, index: Sequence[str] = ("dataset", "encoder"),
                 levels: dict[str, tuple[str, ...]] | None = None) -> pd.DataFrame:
     """AMI per taxonomy level, per dataset: never averaged across datasets, whose levels differ.

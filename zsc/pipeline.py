@@ -26,7 +26,14 @@ from .data import get_dataset, memory_labels
 from .embed import Embeddings, check_run_values, embed
 from .encoders import get_encoder
 from .errors import InvalidParameterError
-from .metrics import KNN_KS, KNN_TEMPERATURE, SILHOUETTE_MAX_SAMPLES, knn_accuracy, score_clustering
+from .metrics import (
+    KNN_KS,
+    KNN_TEMPERATURE,
+    SILHOUETTE_MAX_SAMPLES,
+    ami,
+    knn_accuracy,
+    score_clustering,
+)
 from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape, reduce
 from .results import ResultsStore
 from .settings import SILHOUETTE_UMAP_SEED, paper_settings
@@ -72,6 +79,26 @@ def cluster_one(encoder: str, dataset: str, clusterer: str, *, split: str | None
     k = len(np.unique(emb.labels)) if CLUSTERERS.get(clusterer).uses_n_clusters else None
     return Clustering(emb, red_cfg, X, cluster(X, clusterer, k, seed=seed, max_memory=budget, **hp),
                       seconds)
+
+
+def cluster_at_levels(encoder: str, dataset: str, clusterers: Sequence[str], *,
+                      n_samples: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Each clusterer that takes k, run once with k = the number of classes at each taxonomy level
+    (not only the finest) and scored against every level: does a coarse k recover the coarse
+    level better than the fine k does? One row per (clusterer, k's level, scored level)."""
+    emb = embed(encoder, dataset, n_samples=n_samples, seed=seed, progress=False)
+    rows = []
+    for name in clusterers:
+        if not CLUSTERERS.get(name).uses_n_clusters:
+            continue
+        _, hp, X, _ = clusterer_input(emb, name, seed=seed)
+        for k_level, truth in emb.hierarchy.items():
+            k = int(len(np.unique(truth)))
+            pred = cluster(X, name, k, seed=seed, **hp).labels
+            rows += [{"encoder": encoder, "dataset": emb.dataset, "clusterer": name, "k_level": k_level,
+                      "k": k, "level": level, "ami": ami(labels, pred)}
+                     for level, labels in emb.hierarchy.items()]
+    return pd.DataFrame(rows, columns=["encoder", "dataset", "clusterer", "k_level", "k", "level", "ami"])
 
 
 def run(

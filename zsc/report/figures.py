@@ -257,6 +257,43 @@ def encoder_dashes(df: pd.DataFrame) -> dict[str, str]:
     return {e: order[f] for e, f in fam.items()}
 
 
+def level_k_plot(rows: pd.DataFrame, levels: Mapping[str, Sequence[str]], ncol: int = 3) -> Figure:
+    """AMI at each taxonomy level (x, coarse to fine) of clusterings made with the number of
+    clusters of each level (one line per k's level), one panel per dataset; points: each
+    encoder's mean over clusterers, lines: the mean over encoders. `rows` is
+    `pipeline.cluster_at_levels` output; `levels` each dataset's levels, coarse to fine."""
+    datasets = sorted(rows["dataset"].unique())
+    ncol = max(1, min(ncol, len(datasets)))
+    nrow = math.ceil(len(datasets) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 2.8 * nrow + 0.9), squeeze=False,
+                             layout="constrained", sharey=True)
+    palette = sns.color_palette("deep")
+    for i, ds in enumerate(datasets):
+        ax = axes[i // ncol, i % ncol]
+        names = list(levels[ds])
+        sub = rows[rows["dataset"] == ds]
+        per_enc = sub.groupby(["k_level", "k", "level", "encoder"], as_index=False)["ami"].mean()
+        for j, kl in enumerate(names):
+            part = per_enc[per_enc["k_level"] == kl]
+            if part.empty:
+                continue
+            x = part["level"].map(names.index).to_numpy() + (j - (len(names) - 1) / 2) * 0.08
+            ax.scatter(x, part["ami"], s=10, color=palette[j], alpha=0.5, linewidths=0)
+            mean = part.groupby("level")["ami"].mean().reindex(names)
+            ax.plot(range(len(names)), mean.to_numpy(), color=palette[j], lw=2.2, marker="s", ms=5,
+                    label=f"k = {int(part['k'].iloc[0])} ({kl})")
+        ax.set_xticks(range(len(names)), names)
+        ax.set_xlim(-0.4, len(names) - 0.6)
+        ax.set_xlabel("scored against level")
+        ax.set_ylabel("AMI" if i % ncol == 0 else "")
+        ax.set_title(ds, fontsize=FONT)
+    for k in range(len(datasets), nrow * ncol):
+        axes[k // ncol, k % ncol].set_visible(False)
+    handles, labels = axes[0, 0].get_legend_handles_labels()  # the first dataset's levels
+    _legend_below(fig, handles, [f"clustered with {lab}" for lab in labels], ncol=len(labels))
+    return fig
+
+
 def taxonomy_plot(levels: pd.DataFrame, ncol: int = 3) -> Figure:
     """AMI (top) and AMI normalised by H(Y_true) (bottom) from the coarsest to the finest level,
     one column per dataset; one line per encoder (colour: method, style: family) and the mean
