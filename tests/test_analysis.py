@@ -154,7 +154,7 @@ def test_corr_label():
 def test_build_summary_prints_every_correlation_with_interval_and_n():
     """The introduction's table: a value with its interval and n where 8 pairs stand behind it,
     "too few pairs" where fewer do, never a bare median."""
-    from zsc.report.build import correlation_summary
+    from zsc.report.prose import correlation_summary
 
     amis = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
     rows = [{**_row(f"e{i}", "d", "kmeans", a, family="F"), "silhouette_umap": a / 2,

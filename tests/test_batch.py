@@ -344,7 +344,8 @@ def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
     """`cluster_seeds`: the same images (seed 0) reduced and clustered with seeds 0, 1, 2; the
     profile reads the three rows (error bars over seeds) and the image seed's row keeps its key."""
     from zsc import analysis
-    from zsc.report import build
+    from zsc.profile_results import ProfileResults
+    from zsc.report import build, prose
     from zsc.results import run_key
 
     prof = profiles.load_profile({"encoders": ["pixels"], "datasets": ["digits"],
@@ -352,14 +353,14 @@ def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
                                   "cluster_seeds": [2, 0, 1], "results_dir": str(tmp_path / "r")})
     assert prof["cluster_seeds"] == [0, 1, 2]
     # captions: the profile's seeds, or those of a figure's own rows (none: no clustering shown)
-    assert profiles.seeds_text(prof) == ", clustering seeds 0, 1, 2"
-    assert profiles.seeds_text(prof, [0]) == "" and profiles.seeds_text(prof, []) == ""
-    assert profiles.seeds_text(prof, [1]) == ", clustering seed 1"
+    assert prose.seeds_text(prof) == ", clustering seeds 0, 1, 2"
+    assert prose.seeds_text(prof, [0]) == "" and prose.seeds_text(prof, []) == ""
+    assert prose.seeds_text(prof, [1]) == ", clustering seed 1"
     (embed,) = [s for s in profiles.stages(prof)[0] if s["kind"] == "embed"]
     assert embed["params"]["umap_seeds"] == [0, 1, 2]  # the clustering seeds' UMAPs, embedded once
     summary = build.compute(prof, progress=False, log=lambda s: None)
     assert summary["computed"] == 1 + 3  # one embedding, three clusterings
-    res, _ = profiles.load_results(prof)
+    res, _ = ProfileResults(prof).results()
     assert sorted(res["seed"]) == [0, 1, 2] and set(res["sample_seed"]) == {0}
     assert res["embedding_key"].nunique() == 1 and res["run_key"].nunique() == 3
     assert analysis.n_seeds(res) == 3
@@ -368,8 +369,8 @@ def test_profile_cluster_seeds_cluster_one_subsample_with_each_seed(tmp_path):
     assert row0["run_key"] == run_key(plain)
     assert run_key({**plain, "seed": 1, "sample_seed": 0}) != run_key({**plain, "seed": 1})
     # a profile clustering only with seed 0 reads one of them; another image seed reads none
-    assert len(profiles.load_results({**prof, "cluster_seeds": [0]})[0]) == 1
-    assert profiles.load_results({**prof, "seed": 5, "cluster_seeds": [0, 1, 2]})[0].empty
+    assert len(ProfileResults({**prof, "cluster_seeds": [0]}).results()[0]) == 1
+    assert ProfileResults({**prof, "seed": 5, "cluster_seeds": [0, 1, 2]}).results()[0].empty
 
 
 @pytest.mark.parametrize("bad", [[], [0.5], "0,1", [True]])

@@ -17,7 +17,9 @@ import yaml
 
 from zsc import config, notebooks, profiles
 from zsc.errors import UnknownNameError
+from zsc.profile_results import ProfileResults
 from zsc.report import build as book
+from zsc.report import prose
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = notebooks.sources()
@@ -125,7 +127,7 @@ def test_unknown_profile_and_unavailable_encoders():
     usable, skipped = profiles.available_encoders(["pixels", "no_such_encoder", "supervised_resnet50"])
     assert usable == ["pixels"]
     assert "no_such_encoder" in skipped and "supervised_resnet50" in skipped
-    assert "no_such_encoder" in profiles.skip_note(skipped)
+    assert "no_such_encoder" in prose.skip_note(skipped)
 
 
 def test_outside_a_project_the_book_says_where_to_run(tmp_path, monkeypatch):
@@ -178,12 +180,13 @@ def test_smoke_results_are_cached(smoke):
     assert smoke["summary"]["computed"] == (n * (2 + len(prof["clusterers"]) + 1) + len(sweep)
                                             + n_base)
     assert smoke["again"]["computed"] == 0
-    assert len(profiles.load_baselines(prof)) == n_base
-    res, knn = profiles.load_results(prof)  # the paper's reductions only, not the sweep's
+    view = ProfileResults(prof)
+    assert len(view.baselines()) == n_base
+    res, knn = view.results()  # the paper's reductions only, not the sweep's
     assert len(res) == n * len(prof["clusterers"]) and len(knn) == n
     assert {f"knn_acc_k{k}" for k in prof["knn_ks"]} <= set(knn.columns)
     spec = profiles.reducer_sweep(prof)
-    rows = profiles.load_sweep(prof)
+    rows = view.sweep()
     assert len(rows) == (len(spec["encoders"]) * len(spec["datasets"]) * len(spec["clusterers"])
                          * len(spec["reducers"]))
     assert set(rows["sweep_reducer"]) == set(spec["reducers"])

@@ -14,7 +14,9 @@ import pytest
 from zsc import notebooks, profiles
 from zsc.cli import main
 from zsc.errors import InvalidParameterError
+from zsc.profile_results import ProfileResults
 from zsc.report import build as book
+from zsc.report import prose
 from zsc.settings import PAPER_REDUCERS
 
 CHAPTER = "---\nkernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# {title}\n\n" \
@@ -40,7 +42,7 @@ def fake_book(tmp_path, monkeypatch):
     empty = pd.DataFrame(columns=["encoder", "dataset", "clusterer"])
     monkeypatch.setattr(notebooks, "sources", lambda: sorted(src.glob("*.md")))
     monkeypatch.setattr(notebooks, "execute", execute)
-    monkeypatch.setattr(book, "read_results", lambda profile: (empty, empty, empty, empty))
+    monkeypatch.setattr(ProfileResults, "all", lambda self: (empty, empty, empty, empty))
     monkeypatch.setattr(book, "write_summary", lambda *a, **k: None)
     prof = profiles.load_profile("smoke")
     out = tmp_path / "out"
@@ -75,7 +77,7 @@ def test_changed_baseline_rows_execute_every_chapter(fake_book, monkeypatch):
     fake_book["run"]()
     empty = pd.DataFrame(columns=["encoder", "dataset", "clusterer"])
     base = pd.DataFrame([{"encoder": "n2d", "dataset": "digits", "clusterer": "gmm", "ami": 0.8}])
-    monkeypatch.setattr(book, "read_results", lambda profile: (empty, empty, empty, base))
+    monkeypatch.setattr(ProfileResults, "all", lambda self: (empty, empty, empty, base))
     fake_book["run"]()
     assert fake_book["calls"][2:] == ["01_one", "02_two"]
 
@@ -115,7 +117,7 @@ def test_zsc_notebook_refuses_bad_parameters_before_running(argv, match, capsys,
         raise AssertionError("executed despite a bad parameter")
 
     monkeypatch.setattr(notebooks, "execute", never)
-    monkeypatch.setattr(book, "read_results", never)
+    monkeypatch.setattr(ProfileResults, "all", never)
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("zsc: error:") and match in err[0]
@@ -128,7 +130,7 @@ def test_execute_one_refuses_before_loading_anything(monkeypatch):
 
 
 def test_summary_is_rewritten_only_when_it_changes(tmp_path, monkeypatch):
-    monkeypatch.setattr(book, "summary_markdown", lambda profile, results=None: "text\n")
+    monkeypatch.setattr(prose, "summary_markdown", lambda profile, results=None: "text\n")
     path = tmp_path / "_summary.md"
     book.write_summary({}, path)
     stamp = path.stat().st_mtime_ns

@@ -171,7 +171,7 @@ def test_interval_is_seeded_and_markdown_says_whose_claim():
 def test_introduction_table_links_each_chapter_and_flips_with_the_results():
     """The landing page's table is computed: better AC w/ C rows make its verdict reproduced,
     worse ones contradicted; the cut claim is left to chapter 7, which sweeps the cuts."""
-    from zsc.report.build import verdict_summary
+    from zsc.report.prose import verdict_summary
 
     def table(margin):
         res = frame(lambda e, d, c, s: 0.5 + noise(e, d, c, s) + (margin if c == "ac_with_c" else 0))

@@ -11,14 +11,16 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "zsc"
 
 # The order of the stages (README, "The pipeline"): a module may import only from its own rank
-# or lower ones. Orchestration sits above the pipeline: profiles -> batch -> report -> cli.
+# or lower ones. Orchestration sits above the pipeline: profiles -> profile_results -> batch ->
+# report -> cli (a profile says what to compute; its results view reads back what was computed).
 RANK = {
     "_version": 0, "errors": 0, "config": 0, "io": 0, "registry": 0, "resources": 0,
     "versions": 0, "images": 0, "gallery": 0,
     "data": 1, "encoders": 2, "embed": 3, "reduce": 4, "cluster": 5, "settings": 5.5,
     "metrics": 6, "results": 7, "pipeline": 8, "recipe": 8, "pretrain": 8, "baselines": 8,
     "cuts": 8, "explore": 9,
-    "analysis": 9, "claims": 9.5, "profiles": 10, "notebooks": 10, "batch": 11, "report": 12,
+    "analysis": 9, "claims": 9.5, "profiles": 10, "notebooks": 10, "profile_results": 10.5,
+    "batch": 11, "report": 12,
     "book": 13, "cli": 13, "__main__": 13,
 }
 
@@ -114,7 +116,8 @@ def test_the_walker_sees_a_cycle_and_a_back_edge():
 
 def test_every_module_is_seen():
     g = graph()
-    assert {"zsc.cli", "zsc.batch.grid", "zsc.report.build", "zsc.profiles"} <= set(g)
+    assert {"zsc.cli", "zsc.batch.grid", "zsc.report.build", "zsc.profiles", "zsc.profile_results",
+            "zsc.report.prose"} <= set(g)
     assert "zsc.notebooks" in g["zsc.batch.grid"]  # lazy and relative imports resolved
 
 
@@ -141,6 +144,19 @@ def test_no_two_packages_import_each_other():
     """Files may form no cycle, and neither may packages: batch -> report -> batch hid behind a
     special rank for `report.notebooks` until it moved below both (`zsc.notebooks`)."""
     assert two_way(package_edges(graph())) == []
+
+
+def test_a_profile_its_results_and_its_prose_live_apart():
+    """Issue 24, item 5: `profiles` reads the YAML and expands the batch stages and reads no
+    results; `profile_results` reads them back (above it); the sentences are `report.prose`'s,
+    which neither the profile nor its results view needs, and the build calls all three."""
+    g = graph()
+    assert "zsc.results" not in g["zsc.profiles"]
+    assert {"zsc.profiles", "zsc.results"} <= g["zsc.profile_results"]
+    assert not {m for m in g if m.startswith("zsc.report")} & (g["zsc.profiles"]
+                                                               | g["zsc.profile_results"])
+    assert {"zsc.profiles", "zsc.profile_results", "zsc.report.prose"} <= g["zsc.report.build"]
+    assert "zsc.report.build" not in g["zsc.report.prose"]
 
 
 def test_no_import_cycles():

@@ -187,7 +187,7 @@ def test_profile_passes_max_memory_to_cluster_jobs():
 
 def test_book_summary_lists_deviations(monkeypatch):
     from zsc import analysis
-    from zsc.report.build import summary_markdown
+    from zsc.report.prose import summary_markdown
 
     # the analysis lines are test_book's; here only the rows' deviation column matters
     monkeypatch.setattr(analysis, "rank_per_dataset", lambda res, by: None)

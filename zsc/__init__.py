@@ -1,7 +1,7 @@
 """zsc — zero-shot clustering of unseen datasets with pretrained encoders (arXiv 2406.02465).
 
 Stages flow one way: data -> encoders -> embed -> reduce -> cluster -> metrics -> results ->
-analysis; profiles -> batch -> report -> cli compose them.
+analysis; profiles -> profile_results -> batch -> report -> cli compose them.
 """
 
 from ._version import __version__

@@ -40,8 +40,8 @@ MIN_UNITS = 5
 
 @dataclasses.dataclass(frozen=True)
 class Evidence:
-    """The frames the analyses read: clustering rows (`ResultsStore` / `profiles.load_results`),
-    kNN rows, the reducer sweep's rows (`profiles.load_sweep`) and the silhouette cut choices
+    """The frames the analyses read: clustering rows (`ResultsStore` / `ProfileResults.results`),
+    kNN rows, the reducer sweep's rows (`ProfileResults.sweep`) and the silhouette cut choices
     (`recipe.choice_vs_best` per encoder × dataset); any may be empty."""
 
     res: pd.DataFrame

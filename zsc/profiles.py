@@ -4,18 +4,16 @@ A profile (``zsc/resources/profiles/<name>.yaml``, or any ``.yaml`` path) lists 
 datasets, clusterers, sample sizes, seeds and the results folder. `seed` draws the images (and
 seeds kNN, the reducer sweep and the baselines); `cluster_seeds` (default: `[seed]`) are the
 seeds the main grid reduces and clusters each subsample with, the spread shown as error bars.
-From it come the batch stages that compute its results (`stages`) and the results its
-chapters read (`load_results`).
+From it come the batch stages that compute its results (`stages`) and the parameters its
+chapters are executed with (`notebook_parameters`). Reading its results back is
+`zsc.profile_results`; the sentences that describe it are `zsc.report.prose`'s.
 Relative folders are resolved against the book project (`zsc.config.base_dir`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from . import config, resources
 from .errors import InvalidParameterError, UnknownNameError, ZscError
@@ -64,22 +62,6 @@ def _seeds(value: Any, prof: Mapping[str, Any]) -> list[int]:
     return sorted(set(value))
 
 
-def seeds_text(profile: Mapping[str, Any], seeds: Sequence[int] | None = None) -> str:
-    """", clustering seeds 0, 1, 2" where the main grid (or `seeds`: those a figure's rows
-    hold) clusters with more than the image seed."""
-    seeds = list(seeds if seeds is not None else profile.get("cluster_seeds") or [profile["seed"]])
-    if not seeds or seeds == [profile["seed"]]:  # none: the figure shows no clustering
-        return ""
-    return f", clustering seed{'s' if len(seeds) > 1 else ''} " + ", ".join(map(str, seeds))
-
-
-def results_paths(profile: Mapping[str, Any]) -> tuple[Path, Path]:
-    """(clustering store, kNN store) of a profile."""
-    base = Path(profile["results_dir"]).expanduser()
-    base = base if base.is_absolute() else config.base_dir() / base
-    return base / "clustering", base / "knn"
-
-
 def available_encoders(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """(usable encoder names, {skipped name: why}) — unregistered or weights not local."""
     from .encoders import ENCODERS
@@ -100,12 +82,6 @@ def available_encoders(names: Sequence[str]) -> tuple[list[str], dict[str, str]]
         else:
             skipped[name] = why
     return usable, skipped
-
-
-def skip_note(skipped: Mapping[str, str]) -> str:
-    if not skipped:
-        return "All encoders and datasets of the profile were available."
-    return "Left out (not in these results): " + "; ".join(f"{k} ({v})" for k, v in skipped.items())
 
 
 def _split_size(dataset: str, n: int | None, split: str | None) -> int | None:
@@ -264,52 +240,6 @@ def sweep_stages(profile: Mapping[str, Any], encoders: Sequence[str],
     return [{"kind": "cluster", "params": params, "list": jobs}]
 
 
-def _reducer_of(row_params: Any) -> dict[str, Any] | None:
-    import json
-
-    try:
-        return json.loads(row_params) if isinstance(row_params, str) else dict(row_params)
-    except (TypeError, ValueError):
-        return None
-
-
-def _is_paper_row(row: Any) -> bool:
-    """Was this row clustered with the paper's reduction for its clusterer, encoder, dataset?
-    (The encoder's family and method are the row's own: no encoder registry, no torch import.)"""
-    from .settings import paper_reducer
-
-    try:
-        own = paper_reducer(row.clusterer, row.encoder, row.encoder_family, row.encoder_method,
-                            dataset=row.dataset, seed=int(row.seed),
-                            shape=(int(row.n_samples), int(row.embedding_dim)))
-    except (ZscError, TypeError, ValueError, AttributeError):
-        return False
-    return _reducer_of(row.reducer_params) == own.key()
-
-
-def load_sweep(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The reducer sweep's rows (empty without a sweep), with a `sweep_reducer` column naming
-    the sweep's reducer of each row (none, pca, umap, pacmap). Rows of the paper's own reducer
-    are shared with `load_results`. `rows`: the clustering store as read already."""
-    from dataclasses import replace
-
-    from .results import ResultsStore
-
-    sweep = reducer_sweep(profile)
-    res = ResultsStore(results_paths(profile)[0]).read() if rows is None else rows
-    if sweep is None or res.empty:
-        return res.iloc[:0].assign(sweep_reducer=pd.Series(dtype=str))
-    seed = int(profile["seed"])
-    m = (res["encoder"].isin(sweep["encoders"]) & res["dataset"].isin(sweep["datasets"])
-         & res["clusterer"].isin(sweep["clusterers"]) & (res["seed"] == seed))
-    res = res[m].reset_index(drop=True)
-    keys = {name: replace(cfg, seed=seed).key() for name, cfg in sweep["reducers"].items()}
-    names = [next((n for n, k in keys.items() if k == _reducer_of(p)), None)
-             for p in res["reducer_params"]]
-    res = res.assign(sweep_reducer=names)
-    return res[res["sweep_reducer"].notna()].reset_index(drop=True)
-
-
 def baseline_datasets(profile: Mapping[str, Any]) -> list[str]:
     """The datasets a profile's baselines cluster (`baseline_datasets`, default: its datasets)."""
     names = list(profile.get("baseline_datasets") or profile["datasets"])
@@ -337,52 +267,6 @@ def _baseline_stage(profile: Mapping[str, Any], sizes: Mapping[str, int | None],
             elif ds in sizes:
                 entries.append({"baseline": name, "dataset": ds, "n_samples": sizes[ds]})
     return {"kind": "baseline", "params": {"seed": int(profile["seed"])}, "list": entries}
-
-
-def baselines_path(profile: Mapping[str, Any]) -> Path:
-    """The store of a profile's baseline rows (beside its clustering and kNN stores)."""
-    return results_paths(profile)[0].parent / "baselines"
-
-
-def load_baselines(profile: Mapping[str, Any]) -> pd.DataFrame:
-    """The profile's baseline rows: its baselines, baseline datasets and seed."""
-    from .results import ResultsStore
-
-    df = ResultsStore(baselines_path(profile)).read()
-    if df.empty:
-        return df
-    m = df["encoder"].isin(list(profile.get("baselines") or []))
-    m &= df["dataset"].isin(baseline_datasets(profile)) & (df["seed"] == int(profile["seed"]))
-    return df[m].reset_index(drop=True)
-
-
-def load_results(profile: Mapping[str, Any], *, rows: pd.DataFrame | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(clustering rows, kNN rows) of the profile's stores, restricted to the profile's
-    encoders, datasets, clusterers and seeds (a store shared by profiles stays correct) and to
-    rows clustered with the paper's reduction (a reducer sweep's are `load_sweep`'s).
-    `rows`: the clustering store as read already."""
-    from .results import ResultsStore
-
-    clu_path, knn_path = results_paths(profile)
-    res = ResultsStore(clu_path).read() if rows is None else rows
-    knn = ResultsStore(knn_path).read()
-
-    def keep(df: pd.DataFrame, clusterers: bool) -> pd.DataFrame:
-        if df.empty:
-            return df
-        m = df["encoder"].isin(profile["encoders"]) & df["dataset"].isin(profile["datasets"])
-        if clusterers:
-            sample = df["sample_seed"].fillna(df["seed"]) if "sample_seed" in df else df["seed"]
-            m &= df["seed"].isin(profile["cluster_seeds"]) & (sample == int(profile["seed"]))
-            m &= df["clusterer"].isin(profile["clusterers"])
-            # the paper's reduction only: a reducer sweep's rows (`load_sweep`) share the store
-            m &= pd.Series([_is_paper_row(r) for r in df.itertuples()], index=df.index, dtype=bool)
-        else:
-            m &= df["seed"] == int(profile["seed"])
-        return df[m].reset_index(drop=True)
-
-    return keep(res, True), keep(knn, False)
 
 
 def notebook_parameters(profile: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,8 @@ from .. import notebooks, profiles
 from .._version import __version__
 from ..errors import ZscError
 from ..io import atomic_path, config_hash, sha256_file
+from ..profile_results import ProfileResults
+from . import prose
 
 MANUAL = "zsc notebook"  # `executed_by` of a copy run by hand: the build keeps it (see execute_all)
 
@@ -55,7 +57,7 @@ def compute(profile: Mapping[str, Any], *, jobs: int = 1, progress: bool = True,
     for name, why in skipped.items():
         log(f"[zsc book] left out {name}: {why}")
     jobs_, invalid = expand(stages)
-    clu_path, knn_path = profiles.results_paths(profile)
+    clu_path, knn_path = ProfileResults(profile).paths  # the stores the chapters read
     grid = Grid(str(profile["profile"]), clu_path.parent, clu_path.parent / "batch", jobs_,
                 skipped, invalid)
     summary = run_grid(grid, jobs=jobs, progress=progress)
@@ -68,9 +70,6 @@ def compute(profile: Mapping[str, Any], *, jobs: int = 1, progress: bool = True,
 
 
 # --------------------------------------------------------------------------- provenance
-LOCK_FILE = "requirements.lock.txt"  # the locked environment (scripts/lock.sh)
-
-
 def git_commit() -> str:
     """The project's commit, `+dirty` when zsc, notebooks or resources have local changes."""
     try:
@@ -85,23 +84,13 @@ def git_commit() -> str:
         return "unknown"
 
 
-def read_results(profile: Mapping[str, Any]) -> tuple[Any, Any, Any, Any]:
-    """(clustering rows, kNN rows, reducer-sweep rows, baseline rows) of a profile, its
-    clustering store read once."""
-    from ..results import ResultsStore
-
-    rows = ResultsStore(profiles.results_paths(profile)[0]).read()
-    res, knn = profiles.load_results(profile, rows=rows)
-    return res, knn, profiles.load_sweep(profile, rows=rows), profiles.load_baselines(profile)
-
-
 def provenance(profile: Mapping[str, Any], parameters: Mapping[str, Any],
                results: tuple[Any, Any, Any, Any] | None = None) -> dict[str, Any]:
     """What a chapter was built from: versions, commit, parameters, hashes of the rows read."""
     from ..analysis import frame_hash
     from ..versions import versions
 
-    res, knn, sweep, base = results if results is not None else read_results(profile)
+    res, knn, sweep, base = results if results is not None else ProfileResults(profile).all()
     return {
         "zsc_version": __version__,
         "versions": versions(),
@@ -189,7 +178,7 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
     chapters at a time (each in its own kernel; they share nothing but the results they read)."""
     out_dir = out_dir or project() / "_build" / "notebooks"
     params = profiles.notebook_parameters(profile)
-    results = read_results(profile)  # chapters read, they do not compute
+    results = ProfileResults(profile).all()  # chapters read, they do not compute
     write_summary(profile, out_dir / "_summary.md", results[:3])
     prov = provenance(profile, params, results)
     outs, todo = [], []
@@ -252,107 +241,11 @@ def execute_one(name: str | os.PathLike[str], parameters: Mapping[str, Any],
     return notebooks.execute(src, Path(out).resolve(), dict(parameters), prov)
 
 
-def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, ...] | None = None) -> str:
-    """What this build computed, in a few sentences (for the book's introduction), and the
-    paper's claims with this build's verdicts. `results`: (clustering rows, kNN rows[, sweep])."""
-    from .. import analysis
-    from ..versions import lock_status, versions_text
-
-    res, knn = results[:2] if results is not None else profiles.load_results(profile)
-    sweep = (profiles.load_sweep(profile) if results is None
-             else results[2] if len(results) > 2 else res.iloc[:0])
-    usable, skipped = profiles.available_encoders(profile["encoders"])
-    lines = [
-        f"This build used profile **`{profile['profile']}`**: {profile.get('description', '')}",
-        "",
-        f"- Encoders: {', '.join(f'`{e}`' for e in usable) or 'none'}.",
-        f"- Datasets: {', '.join(f'`{d}`' for d in profile['datasets'])}; "
-        f"{profile['n_samples'] or 'all'} test images each, drawn with seed {profile['seed']}"
-        f"{profiles.seeds_text(profile)}.",
-        f"- Clusterers: {', '.join(f'`{c}`' for c in profile['clusterers'])}.",
-        f"- Results read: {len(res)} clustering rows, {len(knn)} kNN rows.",
-        f"- Software: {versions_text()}; environment: {lock_status(project() / LOCK_FILE)}.",
-    ]
-    if skipped:
-        lines.append(f"- {profiles.skip_note(skipped)}")
-    dev = res[res["deviation"].fillna("").astype(str) != ""] if "deviation" in res else res[:0]
-    which = "; ".join(f"`{r.encoder}` × `{r.dataset}` × `{r.clusterer}`" for r in dev.itertuples())
-    lines.append("- Deviations from the paper's computation (memory budget): " + (
-        f"{len(dev)} of {len(res)} rows: {which} (each row's `deviation` column says how)."
-        if len(dev) else "none."))
-    if not res.empty:
-        best_enc = analysis.mean_rank(analysis.rank_per_dataset(res, by="encoder"))
-        best_clu = analysis.mean_rank(analysis.rank_per_dataset(res, by="clusterer"))
-        lines.append(f"- Best encoder by mean AMI rank over datasets: `{best_enc.index[0]}` "
-                     f"(rank {best_enc.iloc[0]:.1f}); best clusterer: {best_clu.index[0]} "
-                     f"(rank {best_clu.iloc[0]:.1f}).")
-        lines += ["", *correlation_summary(res, knn)]
-    lines += ["", *verdict_summary(res, knn, sweep)]
-    lines += ["", "These numbers are this build's, on its small offline datasets and sample "
-              "sizes; they are not the paper's and need not agree with them."]
-    return "\n".join(lines) + "\n"
-
-
-def verdict_summary(res: Any, knn: Any, sweep: Any) -> list[str]:
-    """The paper's claims against this build (`zsc.claims`): verdict, value with its 95 %
-    interval, and a link to the chapter that shows the evidence."""
-    from .. import claims
-
-    vs = claims.verdicts(claims.Evidence(res, knn, sweep), deferred={
-        "cut_gap": "needs a silhouette sweep of candidate cuts per encoder × dataset, computed in "
-                   "the chapter"})
-    counts = ", ".join(f"{sum(v.verdict == k for v in vs)} {k}" for k in (*claims.VERDICTS, claims.DEFERRED))
-    return ["### The paper's claims in this build", "",
-            f"Each claim of the paper, decided from this build's results ({counts}): a verdict is "
-            "*reproduced* or *contradicted* when the 95 % bootstrap interval over encoder × dataset "
-            "pairs lies wholly on one side of the claim's rule, *inconclusive* when it does not, "
-            "*not testable* when this profile lacks the rows (`zsc/resources/claims.yaml` holds each "
-            "claim, its source in the paper and its rule; the thresholds are this project's).", "",
-            *claims.verdict_table(vs, link=_chapter_link)]
-
-
-def _chapter_link(stem: str) -> str:
-    """A link from the introduction to a chapter (its executed copy is the page)."""
-    return f"{{doc}}`chapter {int(stem[:2])} </_build/notebooks/{stem}>`"
-
-
-def correlation_summary(res: Any, knn: Any, k: int = 20) -> list[str]:
-    """The build's correlations per clusterer as a small Markdown table, each with its 95 %
-    interval and n (or "too few pairs"): silhouette with AMI in both spaces, AMI with kNN@k
-    over all encoders pooled, each on the paper's rows (`analysis.paper_selection`), as the
-    chapters."""
-    from .. import analysis
-
-    cols: dict[str, dict[str, str]] = {}
-    title = analysis.clusterer_column(res)
-    sc = analysis.silhouette_correlation(analysis.paper_selection(res, "silhouette_ami"))
-    for space, g in sc.groupby("space", sort=False) if len(sc) else ():
-        name = f"silhouette ({'UMAP' if space == 'umap' else space} space) vs AMI"
-        cols[name] = dict(zip(g[title].astype(str), analysis.corr_labels(g), strict=True))
-    sel = analysis.paper_selection(res, "ami_knn")
-    corr = analysis.spearman_ami_knn(sel, knn, by=None) if not knn.empty else knn
-    at_k = corr[corr["k"] == k] if len(corr) else corr
-    if len(at_k):
-        cols[f"AMI vs kNN@{k} accuracy"] = dict(zip(at_k[title].astype(str), analysis.corr_labels(at_k),
-                                                    strict=True))
-    if not cols:
-        return []
-    rows = sorted({c for col in cols.values() for c in col})
-    head = ["clusterer", *cols]
-    sel_text = "; ".join(f"{w}: {analysis.PAPER_SELECTIONS[k].says}" for k, w in
-                         (("silhouette_ami", "silhouette"), ("ami_knn", "kNN")))
-    return ["Spearman correlations per clusterer over encoder × dataset pairs (95 % interval by "
-            f"Fisher z; {sel_text}; chapters 6 and 7 show every k and the scatter behind each):", "",
-            "| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-            *("| " + " | ".join([c, *(col.get(c, "–") for col in cols.values())]) + " |"
-              for c in rows)]
-
-
 def write_summary(profile: Mapping[str, Any], path: Path,
                   results: tuple[Any, Any] | None = None) -> Path:
     """Write the summary atomically, and only when it changed: Sphinx re-reads the pages that
     include a file whose time stamp moved."""
-    text = summary_markdown(profile, results)
+    text = prose.summary_markdown(profile, results)
     if not (path.is_file() and path.read_text() == text):
         with atomic_path(path) as tmp:
             tmp.write_text(text)

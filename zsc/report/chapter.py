@@ -23,6 +23,8 @@ from typing import Any
 import pandas as pd
 
 from .. import claims, profiles
+from ..profile_results import ProfileResults
+from . import prose
 
 
 @dataclasses.dataclass
@@ -65,12 +67,12 @@ class Chapter:
     @functools.cached_property
     def baselines(self) -> pd.DataFrame:
         """Rows of the deep-clustering baselines (trained on the target) the profile names."""
-        return profiles.load_baselines(self.profile)
+        return ProfileResults(self.profile).baselines()
 
     @functools.cached_property
     def sweep(self) -> pd.DataFrame:
-        """The reducer sweep's rows (`profiles.load_sweep`; empty without a sweep)."""
-        return profiles.load_sweep(self.profile)
+        """The reducer sweep's rows (`ProfileResults.sweep`; empty without a sweep)."""
+        return ProfileResults(self.profile).sweep()
 
     @functools.cached_property
     def cuts(self) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
@@ -103,7 +105,7 @@ class Chapter:
         p = self.profile
         return Markdown(f"**Figure {number}.** {text} *Profile* `{p['profile']}` "
                         f"(n_samples={p['n_samples']}, seed={p['seed']}"
-                        f"{profiles.seeds_text(p, seeds)}); *data*: {data or self.data}.")
+                        f"{prose.seeds_text(p, seeds)}); *data*: {data or self.data}.")
 
     def figure(self, fig: Any, number: str, text: str, data: str | None = None,
                seeds: Sequence[int] | None = None) -> None:
@@ -143,7 +145,7 @@ class Chapter:
         """What the chapter read and what the profile had to leave out (for its details)."""
         from IPython.display import Markdown
 
-        return Markdown(f"{profiles.skip_note(self.skipped)} {len(self.res)} clustering rows and "
+        return Markdown(f"{prose.skip_note(self.skipped)} {len(self.res)} clustering rows and "
                         f"{len(self.knn)} kNN rows read from `{self.profile['results_dir']}`.")
 
 
@@ -185,13 +187,13 @@ def chapter(profile: str = "offline", results_dir: str | None = None, *,
     if results_dir:
         prof["results_dir"] = results_dir
     usable, skipped = profiles.available_encoders(prof["encoders"])
-    res, knn = profiles.load_results(prof)
+    res, knn = ProfileResults(prof).results()
     if need_results and res.empty:
         raise DataMissingError(
             f"no clustering results of profile {prof['profile']!r} in {prof['results_dir']}: "
             f"compute them first (zsc book build --profile {prof['profile']}, or zsc batch), "
             "or give the results_dir that holds them")
     if not quiet:
-        print(profiles.skip_note(skipped))
+        print(prose.skip_note(skipped))
         print(f"{len(res)} clustering rows, {len(knn)} kNN rows read from {prof['results_dir']}")
     return Chapter(prof, res, knn, usable, skipped)
