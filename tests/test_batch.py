@@ -378,3 +378,17 @@ def test_profile_rejects_bad_cluster_seeds(bad):
     with pytest.raises(InvalidParameterError, match="cluster_seeds must be a non-empty list"):
         profiles.load_profile({"encoders": ["pixels"], "datasets": ["digits"],
                                "clusterers": ["kmeans"], "n_samples": 100, "cluster_seeds": bad})
+
+
+def test_the_time_is_said_per_job_kind_and_stage():
+    from zsc.batch.run import Summary
+    from zsc.report.build import time_line
+
+    s = Summary("g", 4, done=4, by_kind={"embed": [10.0, 20.0], "cluster": [1.0, 2.5]})
+    assert s.time_text() == "embed 2 job(s) 30 s, cluster 2 job(s) 4 s"  # the largest first
+    assert "time by job kind: embed 2 job(s) 30 s" in s.table()
+    assert "time by job kind" not in Summary("g", 0).table()
+    line = time_line({"seconds": 100.0, "results_seconds": 60.0, "chapters_seconds": 35.0,
+                      "site_seconds": 5.0, "job_seconds": {"cluster": 3.5, "embed": 30.0}})
+    assert line == "100s in all: results 60s, chapters 35s, site 5s; job time by kind: embed 30s, cluster 4s"
+    assert time_line({"seconds": 9.0, "chapters_seconds": 9.0}) == "9s in all: chapters 9s"

@@ -257,14 +257,23 @@ class Summary:
     seconds: float = 0.0
     not_run: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: dict[str, str] = dataclasses.field(default_factory=dict)  # left out on purpose
+    by_kind: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # kind -> job seconds
 
     @property
     def ok(self) -> bool:
         return not self.failed and not self.not_run
 
+    def time_text(self) -> str:
+        """Where the jobs' time went, per job kind (worker seconds: with several workers their
+        sum exceeds the wall time)."""
+        return ", ".join(f"{kind} {len(t)} job(s) {sum(t):.0f} s" for kind, t in
+                         sorted(self.by_kind.items(), key=lambda kv: -sum(kv[1]))) or "no job run"
+
     def table(self) -> str:
         lines = [f"grid {self.grid}: {self.total} jobs: {self.done} done, {self.skipped} skipped "
                  f"(already done), {len(self.failed)} failed; {self.seconds:.0f} s"]
+        if self.by_kind:
+            lines.append(f"  time by job kind: {self.time_text()}")
         for name, why in self.not_run.items():
             lines.append(f"  not run: {name}: {why}")
         for name, why in self.notes.items():
@@ -300,6 +309,7 @@ def run_grid(grid: Grid, *, jobs: int = 1, scheduler: str | None = None, progres
     for status in _submit_all(todo, grid, jobs, scheduler) if todo else []:
         if status["status"] == "done":
             summary.done += 1
+            summary.by_kind.setdefault(status["kind"], []).append(float(status.get("seconds", 0.0)))
         elif status["status"] == "skipped":  # done by another runner on the same output
             summary.skipped += 1
         else:

@@ -62,11 +62,12 @@ def compute(profile: Mapping[str, Any], *, jobs: int = 1, progress: bool = True,
                 skipped, invalid)
     summary = run_grid(grid, jobs=jobs, progress=progress)
     log(f"[zsc book] results: {summary.done} job(s) run, {summary.skipped} already done, "
-        f"in {summary.seconds:.0f}s")
+        f"in {summary.seconds:.0f}s" + (f" ({summary.time_text()})" if summary.done else ""))
     if summary.failed:
         raise BuildError("results could not be computed:\n" + summary.table())
     return {"computed": summary.done, "skipped": skipped, "clustering_store": str(clu_path),
-            "knn_store": str(knn_path)}
+            "knn_store": str(knn_path), "results_seconds": round(summary.seconds, 1),
+            "job_seconds": {k: round(sum(v), 1) for k, v in summary.by_kind.items()}}
 
 
 # --------------------------------------------------------------------------- provenance
@@ -322,10 +323,22 @@ def build(profile_name: str = "offline", *, compute_results: bool = True, site: 
         summary.update(compute(profile, jobs=jobs, log=log))
     t1 = time.perf_counter()
     summary["notebooks"] = [str(p) for p in execute_all(profile, log=log, force=force, jobs=jobs)]
-    log(f"[zsc book] chapters in {time.perf_counter() - t1:.0f}s")
+    summary["chapters_seconds"] = round(time.perf_counter() - t1, 1)
+    log(f"[zsc book] chapters in {summary['chapters_seconds']:.0f}s")
     if site:
         t1 = time.perf_counter()
         summary["html"] = str(build_site(log=log, all_pages=force))
-        log(f"[zsc book] site in {time.perf_counter() - t1:.0f}s")
+        summary["site_seconds"] = round(time.perf_counter() - t1, 1)
+        log(f"[zsc book] site in {summary['site_seconds']:.0f}s")
     summary["seconds"] = round(time.perf_counter() - t0, 1)
+    log(f"[zsc book] {time_line(summary)}")
     return summary
+
+
+def time_line(summary: Mapping[str, Any]) -> str:
+    """Where a build's time went: per stage, and the results' job time per job kind."""
+    stages = ", ".join(f"{what} {summary[f'{what}_seconds']:.0f}s" for what in ("results", "chapters", "site")
+                       if f"{what}_seconds" in summary)
+    kinds = sorted(summary.get("job_seconds", {}).items(), key=lambda kv: -kv[1])
+    return (f"{summary['seconds']:.0f}s in all: {stages}"
+            + ("; job time by kind: " + ", ".join(f"{k} {v:.0f}s" for k, v in kinds) if kinds else ""))
