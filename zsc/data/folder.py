@@ -201,11 +201,10 @@ def is_folder_name(name: str) -> bool:
     return _parse(name) is not None
 
 
-def dataset_name(arg: str, *, registered: Iterable[str] = ()) -> str:
-    """What a person typed as a dataset, as zsc names it: a registered name stays; a folder
-    dataset gets its absolute path; an existing folder alone means ``folder:PATH``."""
-    if arg in set(registered):
-        return arg
+def dataset_name(arg: str) -> str:
+    """What a person typed for a dataset that is not registered, as zsc names it: a folder
+    dataset gets its absolute path; an existing folder alone means ``folder:PATH``; anything
+    else stays as it is."""
     parsed = _parse(arg)
     if parsed is None and Path(arg).expanduser().is_dir():
         parsed = ("folder", arg)
