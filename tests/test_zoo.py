@@ -302,3 +302,19 @@ def test_card_knn_is_reproduced_on_a_subsample(name, full_train):
         f"{name}: {acc:.4f} on the subsample vs the card's {card['knn_accuracy_k20']:.4f} "
         f"(stated error {check['tolerance']})")
     assert abs(acc - check["knn_accuracy_k20"]) <= 2e-3
+
+
+def test_the_zoo_page_reads_every_card():
+    from zsc.encoders.zoo import MEMBERS, WEIGHTS_DIR
+    from zsc.pretrain.cards import card_frame, read_cards
+    from zsc.report import figures
+
+    cards = read_cards(WEIGHTS_DIR)
+    table = card_frame(cards)
+    assert list(table.index) == [m for m in MEMBERS if m in table.index] and len(table) == len(cards)
+    assert (table.loc[table["method"] == "random", "stopped"] == "random init").all()
+    trained = table[table["method"] != "random"]
+    assert trained["images seen"].gt(0).all() and trained["target"].notna().all()
+    fig = figures.zoo_curves(cards)
+    lines = sum(len(ax.lines) for ax in fig.axes)
+    assert lines == sum(1 for c in cards if c.get("curve"))  # one curve per trained member

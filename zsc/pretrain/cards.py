@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from ..io import sha256_file
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..encoders.base import EncoderSpec
     from .recipes import Recipe
     from .trainer import TrainResult
@@ -161,6 +163,18 @@ def read_cards(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
             cards[card["name"]] = card
     order = [n for n in MEMBERS if n in cards] + sorted(n for n in cards if n not in MEMBERS)
     return [cards[n] for n in order]
+
+
+def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per member, what a reader asks of it: how it was trained and how far it got."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "member": c["name"], "family": c.get("family"), "method": c.get("method"),
+        "epochs": c.get("epochs"), "images seen": c.get("images_seen"),
+        "train time (min)": None if c.get("train_seconds") is None else round(c["train_seconds"] / 60, 1),
+        "stopped": _status(c), "kNN@20 (test)": c.get("knn_accuracy_k20"), "target": target(c),
+    } for c in cards]).set_index("member")
 
 
 def _fmt(v: Any, spec: str = "") -> str:

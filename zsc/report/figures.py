@@ -475,6 +475,40 @@ def baseline_bars(long: pd.DataFrame, metrics: Sequence[str]) -> Figure:
     return g.figure
 
 
+def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
+    """The zoo's learning curves: held-out kNN@20 against images seen, one panel per backbone
+    family, one line per trained member (colour: method), the shipped point ringed and each
+    member's test-split kNN@20 as a dash at the right."""
+    rows = [dict(p, member=c["name"], family=c["family"], method=c["method"])
+            for c in cards if c.get("curve") for p in c["curve"]]
+    curve = pd.DataFrame(rows)
+    families = sorted(curve["family"].unique())
+    fig, axes = plt.subplots(1, len(families), figsize=(WIDTH, 3.4), sharey=True, squeeze=False,
+                             layout="constrained")
+    methods = sorted(curve["method"].unique())
+    colors = dict(zip(methods, sns.color_palette("deep", len(methods)), strict=True))
+    for ax, fam in zip(axes[0], families, strict=True):
+        for c in (c for c in cards if c.get("curve") and c["family"] == fam):
+            pts = pd.DataFrame(c["curve"])
+            col = colors[c["method"]]
+            ax.plot(pts["images_seen"] / 1e3, pts["knn_k20"], marker="o", ms=3, lw=1.5, color=col,
+                    label=c["method"])
+            best = (c.get("exported_point") or {}).get("images_seen")
+            if best is not None:
+                at = pts.loc[(pts["images_seen"] - best).abs().idxmin()]
+                ax.scatter(at["images_seen"] / 1e3, at["knn_k20"], s=70, facecolors="none",
+                           edgecolors=col, linewidths=1.5)
+            if c.get("knn_accuracy_k20") is not None:
+                ax.scatter(pts["images_seen"].max() / 1e3, c["knn_accuracy_k20"], marker="_", s=200,
+                           color=col, linewidths=2)
+        ax.set_title(fam, fontsize=FONT)
+        ax.set_xlabel("images seen (thousands)")
+    axes[0, 0].set_ylabel("held-out kNN@20")
+    handles = [mpl.lines.Line2D([], [], color=colors[m], marker="o", ms=3) for m in methods]
+    _legend_below(fig, handles, methods, ncol=len(methods))
+    return fig
+
+
 def learning_curve(card: Mapping[str, Any], metrics: Sequence[str] = ("acc", "nmi")) -> Figure:
     """Chapter 9: N2D's scores against its pretraining epochs (log scale), from its card, with the
     final encoder's other seeds (crosses) and the published numbers (dashed: theirs)."""
