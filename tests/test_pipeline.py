@@ -19,9 +19,10 @@ def test_umap_silhouette_is_in_the_runs_own_umap_space_else_the_seed_42_one(monk
 
     def keep(y, pred, *, spaces: dict, **kw):  # noqa: ANN001, ANN003
         keep.spaces.append(spaces["umap"])
+        keep.shared.append(spaces.get("umap42"))
         return real(y, pred, spaces=spaces, **kw)
 
-    keep.spaces = []
+    keep.spaces, keep.shared = [], []
     monkeypatch.setattr(pipeline, "score_clustering", keep)
     own = pipeline.run("pixels", "digits", ["kmeans"], n_samples=200, seed=3, progress=False,
                        reducer=ReducerConfig("umap", 5), silhouette_max_samples=None)
@@ -34,6 +35,14 @@ def test_umap_silhouette_is_in_the_runs_own_umap_space_else_the_seed_42_one(monk
     # the number in the row is the silhouette of the row's labels in that space
     labels = pipeline.cluster(spaces["own"], "kmeans", 10, seed=3).labels
     assert own["silhouette_umap"].item() == pytest.approx(silhouette_exact(spaces["own"], labels))
+    # and in the shared seed-42 UMAP-50 too (zsc's space before; chapter 7 compares the two):
+    # measured for the UMAP run, the same numbers as its `umap` ones for the other
+    shared = keep.shared[0]
+    assert shared.shape[1] == 50 and keep.shared[1] is None
+    assert np.allclose(shared, spaces["other"])
+    assert own["silhouette_umap42"].item() == pytest.approx(silhouette_exact(shared, labels))
+    assert other["silhouette_umap42"].item() == other["silhouette_umap"].item()
+    assert other["silhouette_umap42_n"].item() == other["silhouette_umap_n"].item()
 
 
 def test_knn_of_an_imagenet_variant_uses_imagenet_train_as_memory(tmp_path, monkeypatch):

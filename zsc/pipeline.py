@@ -164,12 +164,20 @@ def run(
                       seed=seed, max_memory=budget, **hp)
         row = _row(emb, enc, ds, red_cfg, X.shape[1], res.params, name, seed, n_samples)
         umap_space, umap_seed = silhouette_umap_space(emb, red_cfg, X, seed, seed42_umap, cache_dir)
+        # `umap42`: the shared seed-42 space, where zsc scored every row before it followed the
+        # paper (chapter 7 says how the correlation moved); a non-UMAP run's `umap` is that space
+        spaces = {"original": emb.features, "umap": umap_space}
+        if red_cfg.method == "umap":
+            spaces["umap42"] = shared_umap(emb, seed42_umap, cache_dir)
         row.update(sample_seed=sample_seed, silhouette_umap_seed=umap_seed)
         row.update(deviation=res.deviation, max_memory=budget)
         row.update(score_clustering(
-            emb.labels if ds.labelled else None, res.labels, spaces={"original": emb.features, "umap": umap_space},
+            emb.labels if ds.labelled else None, res.labels, spaces=spaces,
             hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,
         ))
+        if "umap42" not in spaces:  # the same space: the same numbers
+            row.update({k.replace("silhouette_umap", "silhouette_umap42"): v for k, v in list(row.items())
+                        if k.startswith("silhouette_umap") and k != "silhouette_umap_seed"})
         row.update(time_embed=emb.seconds, time_reduce=red_seconds, time_cluster=res.seconds)
         row["run_key"] = store.append(row)
         rows.append(row)
@@ -187,10 +195,16 @@ def silhouette_umap_space(emb: Embeddings, red: ReducerConfig, X: np.ndarray, se
     per call of `run` (kept in `made`)."""
     if red.method == "umap":
         return X, seed
+    return shared_umap(emb, made, cache_dir), SILHOUETTE_UMAP_SEED
+
+
+def shared_umap(emb: Embeddings, made: list[np.ndarray],
+                cache_dir: str | os.PathLike[str] | None) -> np.ndarray:
+    """The seed-42 UMAP-50 of `emb` (extract_silhouette.py's), made once per call of `run`."""
     if not made:
         made.append(reduce(emb.features, replace(UMAP_PAPER, seed=SILHOUETTE_UMAP_SEED),
                            input_key=emb.key, cache_dir=cache_dir))
-    return made[0], SILHOUETTE_UMAP_SEED
+    return made[0]
 
 
 def _row(emb: Embeddings, enc: Any, ds: Any, red: ReducerConfig, reduced_dim: int,
