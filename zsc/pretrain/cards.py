@@ -169,11 +169,19 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per member, what a reader asks of it: how it was trained and how far it got."""
     import pandas as pd
 
+    def stopped(c: dict[str, Any]) -> str:
+        reason = str(c.get("stop_reason") or "")
+        return ("random init" if c.get("method") == "random" else "curve flat" if reason == "plateau"
+                else "epoch cap" if reason == "max_epochs" else
+                f"still training (of {c.get('max_epochs')} epochs)" if reason.startswith("unfinished")
+                else reason or "–")
+
     return pd.DataFrame([{
-        "member": c["name"], "family": c.get("family"), "method": c.get("method"),
-        "epochs": c.get("epochs"), "images seen": c.get("images_seen"),
-        "train time (min)": None if c.get("train_seconds") is None else round(c["train_seconds"] / 60, 1),
-        "stopped": _status(c), "kNN@20 (test)": c.get("knn_accuracy_k20"), "target": target(c),
+        "member": c["name"], "epochs": c.get("epochs"),
+        "images seen (k)": None if c.get("images_seen") is None else round(c["images_seen"] / 1e3),
+        "minutes": None if c.get("train_seconds") is None else round(c["train_seconds"] / 60, 1),
+        "stopped": stopped(c), "kNN@20": c.get("knn_accuracy_k20"), "target": target(c),
+        "method": c.get("method"),
     } for c in cards]).set_index("member")
 
 
