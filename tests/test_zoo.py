@@ -314,7 +314,7 @@ def test_the_zoo_page_reads_every_card():
     assert list(table.index) == [m for m in MEMBERS if m in table.index] and len(table) == len(cards)
     assert (table.loc[table["method"] == "random", "stopped"] == "random init").all()
     trained = table[table["method"] != "random"]
-    assert trained["images seen (k)"].gt(0).all() and trained["target"].notna().all()
+    assert trained["images (k)"].gt(0).all() and trained["target"].notna().all()
     fig = figures.zoo_curves(cards)
     lines = sum(len(ax.lines) for ax in fig.axes)
     assert lines == sum(1 for c in cards if c.get("curve"))  # one curve per trained member

@@ -173,12 +173,12 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
         reason = str(c.get("stop_reason") or "")
         return ("random init" if c.get("method") == "random" else "curve flat" if reason == "plateau"
                 else "epoch cap" if reason == "max_epochs" else
-                f"still training (of {c.get('max_epochs')} epochs)" if reason.startswith("unfinished")
+                f"unfinished (cap {c.get('max_epochs')})" if reason.startswith("unfinished")
                 else reason or "–")
 
     return pd.DataFrame([{
         "member": c["name"], "epochs": c.get("epochs"),
-        "images seen (k)": None if c.get("images_seen") is None else round(c["images_seen"] / 1e3),
+        "images (k)": None if c.get("images_seen") is None else round(c["images_seen"] / 1e3),
         "minutes": None if c.get("train_seconds") is None else round(c["train_seconds"] / 60, 1),
         "stopped": stopped(c), "kNN@20": c.get("knn_accuracy_k20"), "target": target(c),
         "method": c.get("method"),
