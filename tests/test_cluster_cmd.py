@@ -276,3 +276,23 @@ def test_seed_agreement_is_one_for_the_same_seed_and_lower_for_noise():
     a = seed_agreement(x, cfg, labels, 4, [cfg.seed, 7], cache=False)
     assert a["umap_seed"].tolist() == [cfg.seed, 7]
     assert a["ari"].iloc[0] == pytest.approx(1.0) and a["ari"].iloc[1] > 0.9
+
+
+def test_a_large_duplicate_group_shows_a_bounded_number_of_thumbnails(tmp_path, monkeypatch):
+    """Near-duplicates chain into groups of thousands at 100k images (Fashion-MNIST with the
+    pixels encoder: one group of 721 at 20k); the report shows a few of each, not all."""
+    from zsc.explore import cluster_images
+    from zsc.explore import report as R
+
+    monkeypatch.setattr(R, "MAX_DUPLICATES_SHOWN", 4)
+    folder = shapes_folder(tmp_path / "in", n=6)
+    for i in range(9):  # 10 identical files, one group
+        shutil.copy(folder / "k1_00.png", folder / f"again_{i}.png")
+    cluster_images([folder], tmp_path / "out", encoder="pixels", k=3, stability_seeds=0, progress=False)
+    text = (tmp_path / "out" / "report.html").read_text()
+    section = text.split("<h2>Near-duplicates</h2>")[1].split("<h2>")[0]
+    df = pd.read_csv(tmp_path / "out" / "assignments.csv")
+    sizes = df.loc[df["duplicate_group"] >= 0, "duplicate_group"].value_counts()
+    assert sizes.max() >= 10
+    assert section.count("<img ") == sum(min(4, s) for s in sizes)
+    assert f"{sizes.max() - 4} more in this group" in section
