@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """`zsc cluster` against clustimage, the nearest tool, on the same folders in one run (issue 22).
 
-    python benchmarks/cluster_vs_peer.py                       # fm2k fm10k digits mixture (~30 min on 2 cores)
+    python benchmarks/cluster_vs_peer.py                       # fm2k fm10k digits mixture (~65 min on 2 cores)
     python benchmarks/cluster_vs_peer.py --quick               # small folders, a smoke run (~3 min)
     python benchmarks/cluster_vs_peer.py --folders fm2k digits --json out.json
     python benchmarks/cluster_vs_peer.py --quick --no-peer     # zsc alone (the smoke test's run)
