@@ -304,3 +304,23 @@ def test_several_encoders_are_compared_in_one_report(tmp_path, capsys):
     page = (out / "report.html").read_text()
     assert "Encoders compared" in page and "zoo_random_resnet" in page
     assert "--encoder pixels --encoder zoo_random_resnet" in page  # the command to rerun
+
+
+def test_a_large_duplicate_group_shows_a_bounded_number_of_thumbnails(tmp_path, monkeypatch):
+    """Near-duplicates chain into groups of thousands at 100k images (Fashion-MNIST with the
+    pixels encoder: one group of 721 at 20k); the report shows a few of each, not all."""
+    from zsc.explore import cluster_images
+    from zsc.explore import report as R
+
+    monkeypatch.setattr(R, "MAX_DUPLICATES_SHOWN", 4)
+    folder = shapes_folder(tmp_path / "in", n=6)
+    for i in range(9):  # 10 identical files, one group
+        shutil.copy(folder / "k1_00.png", folder / f"again_{i}.png")
+    cluster_images([folder], tmp_path / "out", encoder="pixels", k=3, stability_seeds=0, progress=False)
+    text = (tmp_path / "out" / "report.html").read_text()
+    section = text.split("<h2>Near-duplicates</h2>")[1].split("<h2>")[0]
+    df = pd.read_csv(tmp_path / "out" / "assignments.csv")
+    sizes = df.loc[df["duplicate_group"] >= 0, "duplicate_group"].value_counts()
+    assert sizes.max() >= 10
+    assert section.count("<img ") == sum(min(4, s) for s in sizes)
+    assert f"{sizes.max() - 4} more in this group" in section

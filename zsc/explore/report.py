@@ -27,6 +27,7 @@ TYPICAL = 8
 UNCERTAIN = 4
 MAX_CLUSTERS_SHOWN = 60
 MAX_DUPLICATE_GROUPS = 30
+MAX_DUPLICATES_SHOWN = 24  # thumbnails per near-duplicate group (the report stays small at 100k images)
 N_OUTLIERS = 12
 
 CSS = """
@@ -182,7 +183,12 @@ def render_html(res: ClusterImagesResult, command: str | None, figures: dict[str
     parts.append(f"<h2>Near-duplicates</h2><p>{len(groups)} group(s) of images that are identical or "
                  "nearly so in the encoder's space.</p>")
     for g in groups[:MAX_DUPLICATE_GROUPS]:
-        parts.append(f"<div>group {g}</div>" + _thumbs(res, list(np.flatnonzero(tab["duplicate_group"] == g)), "none"))
+        members = list(np.flatnonzero(tab["duplicate_group"] == g))
+        more = len(members) - MAX_DUPLICATES_SHOWN  # a group can chain thousands of images together
+        parts.append(f"<div>group {g} ({len(members)} images)</div>"
+                     + _thumbs(res, members[:MAX_DUPLICATES_SHOWN], "none")
+                     + (f"<p class='muted'>{more} more in this group (assignments.csv, duplicate_group "
+                        f"{g}).</p>" if more > 0 else ""))
     out_idx = list(np.argsort(-tab["outlier_score"].to_numpy())[:N_OUTLIERS])
     parts.append("<h2>Outliers</h2><p>The images least like any other in the folder (o = mean cosine "
                  "distance to their 5 nearest neighbours).</p>" + _thumbs(res, out_idx, "outlier"))
