@@ -170,13 +170,12 @@ def check_out(out: str | os.PathLike[str], paths: list[str | os.PathLike[str]]) 
                                         "choose another -o (nothing under PATH is written)")
 
 
-def _tree_cut(x: np.ndarray, cfg: ReducerConfig, k: int | None, rule: str, seed: int,
-              cache: bool) -> tuple[np.ndarray, pd.DataFrame, dict[int, np.ndarray], int, str, str | None]:
-    """The recipe after the embedding: UMAP, the ward tree, its label-free sweep and the cut
-    (`k`, or the one `rule` picks). Returns reduced, sweep, cuts, k, how and the rule used."""
-    reduced = reduce(x, cfg, cache=cache)
+def _tree_cut(reduced: np.ndarray, k: int | None, rule: str, seed: int
+              ) -> tuple[pd.DataFrame, dict[int, np.ndarray], int, str, str | None]:
+    """The recipe after UMAP: the ward tree, its label-free sweep and the cut (`k`, or the one
+    `rule` picks). Returns the sweep, the cuts, k, how it was chosen and the rule used."""
     model = Agglomerative(n_clusters=2, linkage="ward").fit(reduced)
-    sweep, cuts = cut_sweep(model, reduced, candidate_ks(len(x)), seed=seed)
+    sweep, cuts = cut_sweep(model, reduced, candidate_ks(len(reduced)), seed=seed)
     if k is None:
         k = choose_cut(sweep, rule)
         how, used = f"{CUT_RULES.get(rule).description} (rule {rule!r})", rule
@@ -184,7 +183,7 @@ def _tree_cut(x: np.ndarray, cfg: ReducerConfig, k: int | None, rule: str, seed:
         how, used = "given (--k)", None
     if k not in cuts:
         cuts[k] = model.cut(n_clusters=k)
-    return reduced, sweep, cuts, k, how, used
+    return sweep, cuts, k, how, used
 
 
 def compare_encoders(folder: FolderImages, first: np.ndarray, others: Iterable[str], *,
@@ -198,7 +197,8 @@ def compare_encoders(folder: FolderImages, first: np.ndarray, others: Iterable[s
     rows, labels = [], {}
     for name in others:
         x = embed_images(folder, name, cache=cache, progress=progress)
-        reduced, _, cuts, kk, _, _ = _tree_cut(x, cfg, k, rule, seed, cache)
+        reduced = reduce(x, cfg, cache=cache)
+        _, cuts, kk, _, _ = _tree_cut(reduced, k, rule, seed)
         labels[name] = cuts[kk]
         rows.append({"encoder": name, "k": kk,
                      "silhouette": (float(silhouette_samples_blocked(reduced, cuts[kk]).mean())
@@ -272,18 +272,19 @@ def cluster_images(
     cfg, notes = umap_config(len(x))
     cfg = replace(cfg, seed=seed)
     say("UMAP")
+    reduced = reduce(x, cfg, cache=cache)
     coords = reduce(x, replace(cfg, n_components=2, min_dist=0.1), cache=cache)
-    say("clustering")
-    reduced, sweep, cuts, k, how, used_rule = _tree_cut(x, cfg, k, rule, seed, cache)
-    t["reduce and cluster"] = time.perf_counter() - t0
+    t["reduce"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    say("clustering")
+    sweep, cuts, k, how, used_rule = _tree_cut(reduced, k, rule, seed)
     labels = cuts[k]
     coarser, finer = alternatives(sweep, k)
     sil = (silhouette_samples_blocked(reduced, labels) if 1 < k < len(x)
            else np.full(len(x), np.nan))  # blocked: O(block) memory at any n
     outl = outlier_scores(x)
     dup = duplicate_groups(x, folder.sha256)
-    t["per-image scores"] = time.perf_counter() - t0
+    t["cluster"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say("agreement across UMAP seeds")
     agreement = seed_agreement(x, cfg, labels, k, range(seed + 1, seed + 1 + stability_seeds), cache)
