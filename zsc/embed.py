@@ -332,8 +332,11 @@ def embed(
     check_run_values(seed=seed)
     device = check_device(device)
     data = dataset if isinstance(dataset, LoadedDataset) else None
-    name = data.name if data else get_dataset(str(dataset)).name  # a folder: its absolute path
-    split = data.split if data else (split or get_dataset(name).default_split)
+    if data is None:
+        ds = get_dataset(str(dataset))
+        name, split = ds.name, split or ds.default_split  # a folder's name: its absolute path
+    else:
+        name, split = data.name, data.split
     cfg = embedding_config(encoder, name, split, n_samples, seed, weights, device.type == "cuda",
                            precision)
     path = cache_path(cfg, cache_dir)

@@ -169,18 +169,11 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per member, what a reader asks of it: how it was trained and how far it got."""
     import pandas as pd
 
-    def stopped(c: dict[str, Any]) -> str:
-        reason = str(c.get("stop_reason") or "")
-        return ("random init" if c.get("method") == "random" else "curve flat" if reason == "plateau"
-                else "epoch cap" if reason == "max_epochs" else
-                f"unfinished (cap {c.get('max_epochs')})" if reason.startswith("unfinished")
-                else reason or "–")
-
     return pd.DataFrame([{
         "member": c["name"], "epochs": c.get("epochs"),
         "images (k)": None if c.get("images_seen") is None else round(c["images_seen"] / 1e3),
         "minutes": None if c.get("train_seconds") is None else round(c["train_seconds"] / 60, 1),
-        "stopped": stopped(c), "kNN@20": c.get("knn_accuracy_k20"), "target": target(c),
+        "stopped": _status(c, short=True), "kNN@20": c.get("knn_accuracy_k20"), "target": target(c),
         "method": c.get("method"),
     } for c in cards]).set_index("member")
 
@@ -204,14 +197,23 @@ def target(card: dict[str, Any]) -> float | None:
     return TARGETS.get((kind, card.get("method")), SSL_TARGETS[kind])
 
 
-def _status(c: dict[str, Any]) -> str:
+# stop reason -> (words for the README, words for the book's narrow table)
+STOPPED = {"plateau": ("curve flattened", "curve flat"), "max_epochs": ("epoch cap reached", "epoch cap"),
+           "steps": ("fixed steps", "fixed steps")}
+
+
+def _status(c: dict[str, Any], short: bool = False) -> str:
+    """Why a member stopped training, in words (`short`: the book's table)."""
+    reason = c.get("stop_reason")
     if c.get("method") == "random":
         return "random init"
-    if c.get("stop_reason") is None:
-        return "previous recipe, no learning curve"
-    return {"plateau": "curve flattened", "max_epochs": "epoch cap reached",
-            "steps": "fixed steps"}.get(c["stop_reason"], c["stop_reason"].replace(
-                "unfinished", f"still training (epoch {c.get('epochs')} of {c.get('max_epochs')})"))
+    if reason is None:
+        return "–" if short else "previous recipe, no learning curve"
+    if reason in STOPPED:
+        return STOPPED[reason][short]
+    if short and reason.startswith("unfinished"):
+        return f"unfinished (cap {c.get('max_epochs')})"
+    return reason.replace("unfinished", f"still training (epoch {c.get('epochs')} of {c.get('max_epochs')})")
 
 
 def readme_table(cards: list[dict[str, Any]]) -> str:

@@ -479,16 +479,14 @@ def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
     """The zoo's learning curves: held-out kNN@20 against images seen, one panel per backbone
     family, one line per trained member (colour: method), the shipped point ringed and each
     member's test-split kNN@20 as a dash at the right."""
-    rows = [dict(p, member=c["name"], family=c["family"], method=c["method"])
-            for c in cards if c.get("curve") for p in c["curve"]]
-    curve = pd.DataFrame(rows)
-    families = sorted(curve["family"].unique())
+    trained = [c for c in cards if c.get("curve")]
+    families = sorted({c["family"] for c in trained})
     fig, axes = plt.subplots(1, len(families), figsize=(WIDTH, 3.4), sharey=True, squeeze=False,
                              layout="constrained")
-    methods = sorted(curve["method"].unique())
+    methods = sorted({c["method"] for c in trained})
     colors = dict(zip(methods, sns.color_palette("deep", len(methods)), strict=True))
     for ax, fam in zip(axes[0], families, strict=True):
-        for c in (c for c in cards if c.get("curve") and c["family"] == fam):
+        for c in (c for c in trained if c["family"] == fam):
             pts = pd.DataFrame(c["curve"])
             col = colors[c["method"]]
             ax.plot(pts["images_seen"] / 1e3, pts["knn_k20"], marker="o", ms=3, lw=1.5, color=col,
