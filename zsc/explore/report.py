@@ -148,9 +148,9 @@ def render_html(res: ClusterImagesResult, command: str | None, figures: dict[str
                      "encoder asked for. Without labels nothing says which is right; a higher "
                      "silhouette (in the encoder's own UMAP space) is the paper's label-free hint of "
                      "better-separated clusters, and the adjusted Rand index says how alike two "
-                     "partitions are (1: the same clusters, 0: chance). Each encoder's clusters are a "
-                     "column of assignments.csv.</p><div class='wrap'><table><tr><th>encoder</th>"
-                     "<th>k</th><th>silhouette</th><th>ARI with the report's</th></tr>"
+                     "partitions are (here: each with this report's; 1: the same clusters, 0: "
+                     "chance). Each encoder's clusters are a column of assignments.csv.</p><div class='wrap'><table><tr><th>encoder</th>"
+                     "<th>k</th><th>silhouette</th><th>ARI</th></tr>"
                      + f"<tr><td>{e(res.encoder)} (this report)</td><td>{res.k}</td>"
                      f"<td>{_mean_silhouette(res):.3f}</td><td>1</td></tr>" + "".join(
                          f"<tr><td>{e(r.encoder)}</td><td>{r.k}</td><td>{r.silhouette:.3f}</td>"
