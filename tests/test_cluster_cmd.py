@@ -202,7 +202,7 @@ def test_report_is_self_contained_and_lists_skipped(pixels_run):
         Image.open(io.BytesIO(base64.b64decode(data))).load()
     for must in ("empty file", "readme.md", "not an image", "How many clusters", "zsc cluster ",
                  "pixels", "numpy", "Near-duplicates", "Outliers", "agreement across UMAP seeds",
-                 "with 2 other seed(s)", "--stability 2"):
+                 "with 2 other layout seed(s)", "--stability 2"):
         assert must in text, must
 
 

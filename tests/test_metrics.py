@@ -244,3 +244,27 @@ def test_expected_mutual_information_gives_scikit_learns_ami(n, k1, k2):
     p = mutual_info_parts(y, z)
     ours = (p.mi - p.emi) / ((p.h_true + p.h_pred) / 2 - p.emi)
     assert ours == pytest.approx(adjusted_mutual_info_score(y, z), abs=1e-10)
+
+
+def test_silhouette_of_nested_cuts_at_the_cost_of_one():
+    """The cuts of one ward tree, from one pass: each equals scikit-learn's silhouette, and
+    the sampled estimate equals `silhouette` one cut at a time (same rows)."""
+    from sklearn.metrics import silhouette_samples
+
+    from zsc.cluster import Agglomerative
+    from zsc.errors import InvalidParameterError
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 6))
+    X[:200] += 3
+    tree = Agglomerative(n_clusters=2, linkage="ward").fit(X)
+    cuts = [tree.cut(n_clusters=k) for k in (2, 3, 9, 60, 599)]
+    per_point = M.silhouette_samples_nested(X, cuts, block_bytes=8 * 600 * 41)
+    for labels, ours in zip(cuts, per_point, strict=True):
+        np.testing.assert_allclose(ours, silhouette_samples(X, labels), atol=1e-12)
+    sampled = M.silhouette_nested(X, cuts + [np.zeros(600, int)], max_samples=250, seed=4)
+    assert [s.value for s in sampled[:-1]] == pytest.approx(
+        [M.silhouette(X, c, max_samples=250, seed=4).value for c in cuts], abs=1e-12)
+    assert sampled[0].n_used == 250 and sampled[-1].reason == "only one cluster"
+    with pytest.raises(InvalidParameterError, match="not nested"):
+        M.silhouette_samples_nested(X, [cuts[1], rng.integers(0, 3, 600)])

@@ -97,3 +97,60 @@ def test_transform_only_where_exact(blobs):
 ])
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_neighbour_graph_is_the_exact_knn(blobs, tmp_path, monkeypatch):
+    """Blocked search = brute force, the point itself first even beside an exact duplicate."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from zsc.reduce import _exact_neighbours, neighbour_graph
+
+    monkeypatch.setenv("ZSC_CACHE_DIR", str(tmp_path))
+    X, _ = blobs
+    X = X.copy()
+    X[7] = X[5]
+    idx, dist = _exact_neighbours(X, 10, block_bytes=4 * 300 * 7)  # blocks of 7 rows
+    ref_d, _ = NearestNeighbors(n_neighbors=10).fit(X).kneighbors(X)
+    np.testing.assert_array_equal(idx[:, 0], np.arange(len(X)))
+    np.testing.assert_allclose(dist, ref_d, atol=1e-4)
+    assert set(idx[5, :2]) == {5, 7} and dist[5, 1] < 1e-3
+    g = neighbour_graph(X, 10)
+    assert g.key["method"] == "exact"
+    np.testing.assert_array_equal(neighbour_graph(X, 10).indices, g.indices)  # from the cache
+    assert len(list(tmp_path.glob("neighbours/*.npz"))) == 1
+
+
+def test_neighbour_graph_uses_nndescent_above_the_exact_limit(blobs, tmp_path, monkeypatch):
+    from zsc.reduce import neighbour_graph
+
+    monkeypatch.setenv("ZSC_CACHE_DIR", str(tmp_path))
+    X, _ = blobs
+    approx = neighbour_graph(X, 10, exact_max=100, seed=3)
+    exact = neighbour_graph(X, 10)
+    assert approx.key["method"] == "nndescent" and approx.key["seed"] == 3
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx.indices, exact.indices, strict=True)])
+    assert recall > 0.9
+
+
+def test_umap_on_a_shared_graph(blobs, tmp_path, monkeypatch):
+    """Below 4,096 points UMAP searches exactly itself: the same layout from zsc's graph; the
+    graph is part of the cache key and only serves the input it was found for."""
+    from zsc.reduce import neighbour_graph
+
+    monkeypatch.setenv("ZSC_CACHE_DIR", str(tmp_path))
+    X, _ = blobs
+    cfg = ReducerConfig("umap", 5, n_neighbors=15, seed=1)
+    g = neighbour_graph(X, 15)
+    ours, own = Reducer.from_config(cfg), Reducer.from_config(cfg)
+    ours.fit_transform(X, neighbours=g)
+    own.fit_transform(X)
+    assert abs(ours.model_.graph_ - own.model_.graph_).max() < 1e-5  # the same fuzzy graph
+    shared = reduce(X, cfg, neighbours=g)
+    assert shared.shape == (300, 5)
+    assert len(list(tmp_path.glob("reduced/*.npz"))) == 1  # the run without a graph was not cached
+    reduce(X, cfg)
+    assert len(list(tmp_path.glob("reduced/*.npz"))) == 2  # a key of its own
+    with pytest.raises(InvalidParameterError, match="not found for this input"):
+        reduce(X[:-1], cfg, neighbours=g)
+    with pytest.raises(InvalidParameterError, match="Euclidean UMAP"):
+        reduce(X, ReducerConfig("pacmap", 5, n_neighbors=15), neighbours=g)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .metrics import silhouette
+from .metrics import silhouette_nested
 from .registry import Registry
 
 
@@ -36,14 +36,12 @@ def cut_sweep(model: object, reduced: np.ndarray, ks: np.ndarray, *, max_samples
     silhouette, Calinski-Harabasz and Davies-Bouldin (all in the space the tree was built in)."""
     from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
-    rows, cuts = [], {}
-    for k in ks:
-        labels = model.cut(n_clusters=int(k))  # type: ignore[attr-defined]
-        cuts[int(k)] = labels
-        rows.append({"n_clusters": int(k),
-                     "silhouette": silhouette(reduced, labels, max_samples=max_samples, seed=seed).value,
-                     "calinski_harabasz": float(calinski_harabasz_score(reduced, labels)),
-                     "davies_bouldin": float(davies_bouldin_score(reduced, labels))})
+    cuts = {int(k): model.cut(n_clusters=int(k)) for k in ks}  # type: ignore[attr-defined]
+    sil = silhouette_nested(reduced, list(cuts.values()), max_samples=max_samples, seed=seed)
+    rows = [{"n_clusters": k, "silhouette": s.value,
+             "calinski_harabasz": float(calinski_harabasz_score(reduced, labels)),
+             "davies_bouldin": float(davies_bouldin_score(reduced, labels))}
+            for (k, labels), s in zip(cuts.items(), sil, strict=True)]
     return pd.DataFrame(rows), cuts
 
 

@@ -31,6 +31,7 @@ from .encoders import get_encoder
 from .encoders.base import EncoderSpec, Preprocessing
 from .errors import InvalidEmbeddingError, InvalidParameterError, WeightsUnavailableError
 from .io import check_writable, config_hash, load_arrays, save_arrays, sha256_file
+from .malloc import keep_freed_memory
 
 
 @dataclass
@@ -234,13 +235,14 @@ def encode(
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     out: list[np.ndarray] = []
-    for batch in tqdm(loader, desc=desc, unit="batch", disable=not progress):
-        batch = batch.to(device, dtype=dtype, non_blocking=cuda)
-        if cuda:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        with autocast:
-            feats = model(batch)
-        out.append(feats.float().flatten(1).cpu().numpy())
+    with keep_freed_memory():  # each batch reuses the last one's buffers (`zsc.malloc`)
+        for batch in tqdm(loader, desc=desc, unit="batch", disable=not progress):
+            batch = batch.to(device, dtype=dtype, non_blocking=cuda)
+            if cuda:
+                batch = batch.contiguous(memory_format=torch.channels_last)
+            with autocast:
+                feats = model(batch)
+            out.append(feats.float().flatten(1).cpu().numpy())
     dim = out[0].shape[1] if out else 0
     return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
 

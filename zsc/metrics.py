@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import InvalidParameterError
+
 if TYPE_CHECKING:  # torch is imported by the kNN functions only (0.46 GiB RSS for a CUDA build)
     import torch
 
@@ -195,11 +197,35 @@ def silhouette_samples_blocked(X: np.ndarray, labels: np.ndarray, rows: np.ndarr
     block-sized buffer (sqrt in place); the points are sorted by cluster once, so the
     per-cluster distance sums are one `np.add.reduceat` over each row's contiguous segments.
     """
+    return silhouette_samples_nested(X, [labels], rows, metric=metric, block_bytes=block_bytes)[0]
+
+
+def silhouette_samples_nested(X: np.ndarray, label_sets: Sequence[np.ndarray], rows: np.ndarray | None = None,
+                              *, metric: str = "euclidean", block_bytes: int = 256 * 2**20) -> list[np.ndarray]:
+    """`silhouette_samples_blocked` of each of several nested partitions (the cuts of one tree:
+    every cluster of the finest lies inside one cluster of each other) at the cost of one: a
+    row's summed distance to each fine cluster, added up over the fine clusters a coarse one
+    holds, is its summed distance to the coarse cluster. A ward sweep over 40 cuts of 10,000
+    points took 20 s one cut at a time."""
     x = np.asarray(X, dtype=np.float64)
-    _, lab = np.unique(np.asarray(labels), return_inverse=True)
+    sets = [np.unique(np.asarray(lab), return_inverse=True)[1].reshape(-1) for lab in label_sets]
+    if not sets:
+        return []
+    fine = sets[int(np.argmax([lab.max(initial=-1) for lab in sets]))]
     n, dim = x.shape
-    counts = np.bincount(lab)
-    order = np.argsort(lab, kind="stable")  # columns sorted by cluster: contiguous segments
+    n_fine = int(fine.max()) + 1 if n else 0
+    first = np.zeros(n_fine, dtype=np.int64)
+    first[fine[::-1]] = np.arange(n)[::-1]  # one point of each fine cluster
+    groupings = []  # per partition: the fine clusters in order of their cluster there, and where each starts
+    for lab in sets:
+        m = lab[first]  # fine cluster -> its cluster in this partition
+        if not np.array_equal(m[fine], lab):
+            raise InvalidParameterError("the partitions are not nested: a cluster of the finest is split "
+                                        "by another partition")
+        grouped = np.argsort(m, kind="stable")
+        groupings.append((grouped, np.searchsorted(m[grouped], np.arange(int(m.max()) + 1))))
+    counts = np.bincount(fine, minlength=n_fine)
+    order = np.argsort(fine, kind="stable")  # columns sorted by fine cluster: contiguous segments
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)  # column of point i
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
@@ -213,7 +239,7 @@ def silhouette_samples_blocked(X: np.ndarray, labels: np.ndarray, rows: np.ndarr
     elif metric != "precomputed":
         xs = x[order]
     step = max(1, block_bytes // (8 * max(n, 1)))
-    out = np.empty(len(rows))
+    outs = [np.empty(len(rows)) for _ in sets]
     for s in range(0, len(rows), step):
         r = rows[s : s + step]
         idx = np.arange(len(r))
@@ -230,18 +256,25 @@ def silhouette_samples_blocked(X: np.ndarray, labels: np.ndarray, rows: np.ndarr
         else:
             d = skm.pairwise_distances(x[r], xs, metric=metric)
         d[idx, pos[r]] = 0.0  # exact zero self-distance, as scikit-learn sets
-        sums = np.add.reduceat(d, starts, axis=1)  # (block, k): summed distance to each cluster
+        fine_sums = np.add.reduceat(d, starts, axis=1)  # (block, fine k): summed distance to each
         del d
-        own = lab[r]
-        own_n = counts[own]
-        a = sums[idx, own] / np.maximum(own_n - 1, 1)
-        mean_other = sums / counts[None, :]
-        mean_other[idx, own] = np.inf
-        b = mean_other.min(axis=1)
-        sb = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
-        sb[own_n <= 1] = 0.0  # scikit-learn's convention for singletons
-        out[s : s + step] = sb
-    return out
+        for lab, (grouped, bounds), out in zip(sets, groupings, outs, strict=True):
+            sums = fine_sums if lab is fine else np.add.reduceat(fine_sums[:, grouped], bounds, axis=1)
+            out[s : s + step] = _silhouette_rows(sums, lab[r], np.bincount(lab))
+    return outs
+
+
+def _silhouette_rows(sums: np.ndarray, own: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Silhouettes of a block of rows from their summed distance to each cluster."""
+    idx = np.arange(len(own))
+    own_n = counts[own]
+    a = sums[idx, own] / np.maximum(own_n - 1, 1)
+    mean_other = sums / counts[None, :]
+    mean_other[idx, own] = np.inf
+    b = mean_other.min(axis=1)
+    sb = (b - a) / np.maximum(np.maximum(a, b), 1e-300)
+    sb[own_n <= 1] = 0.0  # scikit-learn's convention for singletons
+    return sb
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray, *, metric: str = "euclidean",
@@ -255,21 +288,39 @@ def silhouette(X: np.ndarray, labels: np.ndarray, *, metric: str = "euclidean",
     b(i) — a minimum over clusters of means over few points — is biased low when clusters are
     many (−25 standard errors at 1,000 clusters, benchmarks/README.md).
     """
-    labels = np.asarray(labels)
-    n = len(labels)
-    n_labels = len(np.unique(labels))
-    if n_labels < 2:
-        noise = labels.dtype.kind in "iu" and n > 0 and bool((labels < 0).all())
-        return Silhouette(float("nan"), 0, reason="all points are noise" if noise else "only one cluster")
-    if n_labels >= n:
-        return Silhouette(float("nan"), 0, reason="every point is its own cluster")
-    if max_samples is None or n <= max_samples:
-        return Silhouette(float(silhouette_samples_blocked(X, labels, metric=metric).mean()), n)
-    rows = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False))
-    per_point = silhouette_samples_blocked(X, labels, rows, metric=metric)
-    fpc = math.sqrt(1.0 - max_samples / n)
-    stderr = float(per_point.std(ddof=1) / math.sqrt(max_samples) * fpc) if max_samples > 1 else float("nan")
-    return Silhouette(float(per_point.mean()), max_samples, stderr)
+    return silhouette_nested(X, [labels], metric=metric, max_samples=max_samples, seed=seed)[0]
+
+
+def silhouette_nested(X: np.ndarray, label_sets: Sequence[np.ndarray], *, metric: str = "euclidean",
+                      max_samples: int | None = SILHOUETTE_MAX_SAMPLES, seed: int = 0) -> list[Silhouette]:
+    """`silhouette` of each of several nested partitions (the cuts of one tree), the distances
+    computed once (`silhouette_samples_nested`); the same rows are sampled for each."""
+    sets = [np.asarray(lab) for lab in label_sets]
+    out: list[Silhouette | None] = []
+    for labels in sets:
+        n, n_labels = len(labels), len(np.unique(labels))
+        if n_labels < 2:
+            noise = labels.dtype.kind in "iu" and n > 0 and bool((labels < 0).all())
+            out.append(Silhouette(float("nan"), 0, reason="all points are noise" if noise else "only one cluster"))
+        elif n_labels >= n:
+            out.append(Silhouette(float("nan"), 0, reason="every point is its own cluster"))
+        else:
+            out.append(None)
+    todo = [i for i, v in enumerate(out) if v is None]
+    if todo:
+        n = len(sets[todo[0]])
+        sample = max_samples is not None and n > max_samples
+        rows = np.sort(np.random.default_rng(seed).choice(n, max_samples, replace=False)) if sample else None
+        per_point = silhouette_samples_nested(X, [sets[i] for i in todo], rows, metric=metric)
+        for i, v in zip(todo, per_point, strict=True):
+            if not sample:
+                out[i] = Silhouette(float(v.mean()), n)
+                continue
+            m = len(v)
+            fpc = math.sqrt(1.0 - m / n)
+            stderr = float(v.std(ddof=1) / math.sqrt(m) * fpc) if m > 1 else float("nan")
+            out[i] = Silhouette(float(v.mean()), m, stderr)
+    return [v for v in out if v is not None]
 
 
 # --------------------------------------------------------------------------- kNN probing

@@ -87,6 +87,73 @@ PACMAP_OPTIONS = {"apply_pca": False, "init": "pca"}
 NONE = ReducerConfig("none", None)
 
 
+EXACT_NEIGHBOURS_MAX = 30_000  # up to here an exact search (BLAS) beats NN-descent, compile included
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """Each point's nearest points (itself first) and their Euclidean distances, found once and
+    shared by every UMAP of the same input: UMAP's own NN-descent is recompiled in each process
+    (about 30 s) and redone for each seed. `key` names the input and how the graph was found."""
+
+    indices: np.ndarray
+    distances: np.ndarray
+    key: dict[str, Any]
+
+
+def neighbour_graph(X: np.ndarray, n_neighbors: int = 30, *, seed: int = 0,
+                    exact_max: int = EXACT_NEIGHBOURS_MAX, cache: bool = True) -> Neighbours:
+    """The `n_neighbors`-nearest-neighbour graph UMAP builds from `X` (Euclidean): exact up to
+    `exact_max` points (blocked matrix products, O(block) memory), above that UMAP's own seeded
+    NN-descent. Cached by the input's content."""
+    x = np.ascontiguousarray(X, dtype=np.float32)
+    n = len(x)
+    k = min(n_neighbors, n - 1)
+    method = "exact" if n <= exact_max else "nndescent"
+    key = {"input": array_hash(x), "n_neighbors": k, "method": method,
+           "seed": None if method == "exact" else seed, "zsc_version": __version__}
+    path = config.cache_dir() / "neighbours" / f"{method}{k}-{config_hash(key)}.npz"
+    hit = load_arrays(path) if cache else None
+    if hit is not None:
+        return Neighbours(hit[1]["indices"], hit[1]["distances"], key)
+    if method == "exact":
+        idx, dist = _exact_neighbours(x, k)
+    else:
+        from umap.umap_ import nearest_neighbors
+
+        idx, dist, _ = nearest_neighbors(x, k, "euclidean", {}, False, np.random.RandomState(seed),
+                                         low_memory=True, n_jobs=1)
+    idx, dist = idx.astype(np.int64), dist.astype(np.float32)
+    if cache:
+        save_arrays(path, key, indices=idx, distances=dist)
+    return Neighbours(idx, dist, key)
+
+
+def _exact_neighbours(x: np.ndarray, k: int, block_bytes: int = 128 * 2**20) -> tuple[np.ndarray, np.ndarray]:
+    n, dim = x.shape
+    sq = np.einsum("ij,ij->i", x, x)
+    idx = np.empty((n, k), np.int64)
+    dist = np.empty((n, k), np.float32)
+    c = min(n, k + max(8, k // 2))  # candidates from the float32 search
+    step = max(1, block_bytes // (4 * max(n, 2 * c * dim)))
+    for s in range(0, n, step):
+        d2 = x[s:s + step] @ x.T
+        d2 *= -2
+        d2 += sq[s:s + step, None]
+        d2 += sq[None, :]
+        rows = np.arange(len(d2))
+        d2[rows, s + rows] = -1.0  # the point itself first, even beside an exact duplicate
+        part = np.argpartition(d2, c - 1, axis=1)[:, :c]
+        # the candidates' distances again, directly and in float64: the expansion above loses
+        # digits (a near tie at the k-th place went the wrong way), and UMAP fits its kernel to them
+        d = np.sqrt(np.square(x[part].astype(np.float64) - x[s:s + step, None, :]).sum(axis=2))
+        d[part == (s + rows)[:, None]] = -1.0
+        order = np.argsort(d, axis=1, kind="stable")[:, :k]
+        idx[s:s + step] = np.take_along_axis(part, order, axis=1)
+        dist[s:s + step] = np.maximum(np.take_along_axis(d, order, axis=1), 0.0)
+    return idx, dist
+
+
 def zscore(x: np.ndarray) -> np.ndarray:
     """Per-dimension standardisation; constant dimensions are left at zero, not divided by 0."""
     mu, sd = _moments(x)
@@ -137,12 +204,16 @@ class Reducer(TransformerMixin, BaseEstimator):
         self.fit_transform(X)
         return self
 
-    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+    def fit_transform(self, X: Any, y: Any = None, neighbours: Neighbours | None = None) -> np.ndarray:
+        """`neighbours` (UMAP only): the graph `neighbour_graph(X)` found, used instead of UMAP's
+        own search."""
         from sklearn.utils.validation import validate_data
 
         cfg = self.config
         x = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
         n, d = x.shape
+        if neighbours is not None:
+            _check_neighbours(cfg, neighbours, x)
         self.mean_, self.scale_ = _moments(x) if cfg.zscore_before else (None, None)
         if cfg.zscore_before:
             x = (x - self.mean_) / self.scale_
@@ -172,12 +243,17 @@ class Reducer(TransformerMixin, BaseEstimator):
                     warnings.filterwarnings("ignore", "IProgress not found")  # notebook kernel
                     import umap
 
+                knn = ((None, None, None) if neighbours is None
+                       else (neighbours.indices, neighbours.distances, None))
                 self.model_ = umap.UMAP(
                     n_neighbors=min(cfg.n_neighbors, n - 1), n_components=n_comp,
                     min_dist=cfg.min_dist, metric=cfg.metric, random_state=cfg.seed,
                     n_jobs=1,  # seeded UMAP is single-threaded anyway; saying so silences its warning
+                    precomputed_knn=knn,
                 )
-                out = self.model_.fit_transform(x)
+                with warnings.catch_warnings():  # without its search index UMAP has no transform:
+                    warnings.filterwarnings("ignore", "precomputed_knn")  # zsc never uses it
+                    out = self.model_.fit_transform(x)
             else:
                 import numba
                 import pacmap
@@ -227,6 +303,19 @@ class Reducer(TransformerMixin, BaseEstimator):
 Reducer.transform = available_if(Reducer._exact_transform)(Reducer.__dict__["transform"])
 
 
+def _check_neighbours(cfg: ReducerConfig, neighbours: Neighbours, x: np.ndarray) -> None:
+    """A graph is only used by the UMAP it was found for: same input, Euclidean, enough neighbours."""
+    k = min(cfg.n_neighbors, len(x) - 1)
+    if cfg.method != "umap" or cfg.zscore_before or cfg.metric != "euclidean":
+        raise InvalidParameterError(
+            f"a neighbour graph serves a Euclidean UMAP of the data itself, not {cfg.label} "
+            f"(metric {cfg.metric})")
+    if neighbours.indices.shape != (len(x), k) or neighbours.key["input"] != array_hash(x):
+        raise InvalidParameterError(
+            f"the neighbour graph ({neighbours.indices.shape[0]} points, {neighbours.indices.shape[1]} "
+            f"neighbours) was not found for this input ({len(x)} points, {k} neighbours)")
+
+
 def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and std, constant dimensions scaled by 1 (as `zscore`)."""
     mu = x.mean(axis=0)
@@ -242,20 +331,24 @@ def reduce(
     input_key: str | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    neighbours: Neighbours | None = None,
 ) -> np.ndarray:
-    """Reduce `X` per `cfg`, reusing a cached result for the same input and configuration."""
+    """Reduce `X` per `cfg`, reusing a cached result for the same input and configuration (and
+    neighbour graph, for a UMAP given one: `neighbour_graph`)."""
     if cfg.method == "none" and not (cfg.zscore_before or cfg.zscore_after):
         return np.asarray(X, dtype=np.float32)
     key = {"input": input_key or array_hash(X), "reducer": cfg.key(), "zsc_version": __version__}
     if cfg.method == "pacmap":
         key["pacmap"] = PACMAP_OPTIONS
+    if neighbours is not None:
+        key["neighbours"] = neighbours.key
     root = Path(cache_dir) if cache_dir else config.cache_dir()
     path = root / "reduced" / f"{cfg.label}-{config_hash(key)}.npz"
     if cache:
         hit = load_arrays(path)
         if hit is not None:
             return hit[1]["reduced"]
-    out = Reducer.from_config(cfg).fit_transform(X)
+    out = Reducer.from_config(cfg).fit_transform(X, neighbours=neighbours)
     if cache:
         save_arrays(path, key, reduced=out)
     return out

@@ -2,7 +2,8 @@
 
 `cluster_images(paths)` reads the images (`zsc.data.folder`), embeds them with a pretrained
 encoder (cached per file content, so adding ten images embeds ten and a killed run resumes),
-reduces with the paper's UMAP (50-d, 30 neighbours, min_dist 0), builds the ward tree and cuts
+reduces with the paper's UMAP (50-d, 30 neighbours, min_dist 0; the neighbour graph found once,
+exactly up to 30,000 images, and shared by the 2-D map and the other seeds), builds the ward tree and cuts
 it where a label-free rule says (`zsc.cuts`; the paper's silhouette argmax stays in the sweep).
 Per image it scores how well it sits in its cluster (silhouette), how far it is from anything
 else (outlier score) and which images are near-duplicates of it. `write_report` (in
@@ -29,8 +30,9 @@ from ..embed import check_finite, default_device, encode
 from ..encoders import get_encoder
 from ..errors import InvalidParameterError
 from ..io import atomic_path, config_hash
+from ..malloc import keep_freed_memory
 from ..metrics import silhouette_samples_blocked
-from ..reduce import UMAP_PAPER, ReducerConfig, reduce
+from ..reduce import UMAP_PAPER, Neighbours, ReducerConfig, neighbour_graph, reduce
 from .result import ClusterImagesResult
 
 DEFAULT_ENCODER = "efficientnet_lite0"  # the best encoder that works offline for photos (README)
@@ -80,16 +82,17 @@ def embed_images(folder: FolderImages, encoder: str = DEFAULT_ENCODER, *,
         from tqdm import tqdm
 
         bar = tqdm(total=len(todo), desc=f"embedding ({encoder})", unit="img", disable=not progress)
-        for start in range(0, len(todo), batch_size):
-            part = todo[start:start + batch_size]
-            out = encode(model, [images[i] for i in part], pre, batch_size=batch_size, device=device,
-                         precision="fp32", progress=False)
-            check_finite(out, f"encoder {encoder!r} on {len(part)} images")
-            for i, row in zip(part, out, strict=True):
-                feats[i] = row.astype(np.float32)
-                if cache:
-                    _save(root / folder.sha256[i][:2] / f"{folder.sha256[i]}.npy", feats[i])
-            bar.update(len(part))
+        with keep_freed_memory():  # one block over all batches, not one per `encode` call
+            for start in range(0, len(todo), batch_size):
+                part = todo[start:start + batch_size]
+                out = encode(model, [images[i] for i in part], pre, batch_size=batch_size, device=device,
+                             precision="fp32", progress=False)
+                check_finite(out, f"encoder {encoder!r} on {len(part)} images")
+                for i, row in zip(part, out, strict=True):
+                    feats[i] = row.astype(np.float32)
+                    if cache:
+                        _save(root / folder.sha256[i][:2] / f"{folder.sha256[i]}.npy", feats[i])
+                bar.update(len(part))
         bar.close()
     return np.stack([np.asarray(v) for v in feats]) if feats else np.zeros((0, spec.dim), np.float32)
 
@@ -151,14 +154,16 @@ def duplicate_groups(x: np.ndarray, sha256: list[str], threshold: float = DUPLIC
 
 
 def seed_agreement(x: np.ndarray, cfg: ReducerConfig, labels: np.ndarray, k: int,
-                   seeds: Iterable[int], cache: bool = True) -> pd.DataFrame:
+                   seeds: Iterable[int], cache: bool = True, neighbours: Neighbours | None = None
+                   ) -> pd.DataFrame:
     """How much the clustering depends on UMAP's seed: the same recipe and k with each of
-    `seeds`, compared with `labels` by adjusted Rand index (1: the same partition)."""
+    `seeds`, compared with `labels` by adjusted Rand index (1: the same partition). With
+    `neighbours` every seed lays out the same neighbour graph (exact up to 30,000 images)."""
     from sklearn.metrics import adjusted_rand_score
 
     rows = []
     for s in seeds:
-        red = reduce(x, replace(cfg, seed=int(s)), cache=cache)
+        red = reduce(x, replace(cfg, seed=int(s)), cache=cache, neighbours=neighbours)
         other = Agglomerative(n_clusters=k, linkage="ward").fit(red).labels_
         rows.append({"umap_seed": int(s), "ari": float(adjusted_rand_score(labels, other))})
     return pd.DataFrame(rows, columns=["umap_seed", "ari"])
@@ -202,7 +207,8 @@ def compare_encoders(folder: FolderImages, first: np.ndarray, others: Iterable[s
     rows, labels = [], {}
     for name in others:
         x = embed_images(folder, name, cache=cache, progress=progress)
-        reduced = reduce(x, cfg, cache=cache)
+        reduced = reduce(x, cfg, cache=cache, neighbours=neighbour_graph(x, cfg.n_neighbors, seed=cfg.seed,
+                                                                         cache=cache))
         _, cuts, kk, _, _ = _tree_cut(reduced, k, rule, seed)
         labels[name] = cuts[kk]
         rows.append({"encoder": name, "k": kk,
@@ -277,8 +283,9 @@ def cluster_images(
     cfg, notes = umap_config(len(x))
     cfg = replace(cfg, seed=seed)
     say("UMAP")
-    reduced = reduce(x, cfg, cache=cache)
-    coords = reduce(x, replace(cfg, n_components=2, min_dist=0.1), cache=cache)
+    graph = neighbour_graph(x, cfg.n_neighbors, seed=seed, cache=cache)  # one graph, every UMAP below
+    reduced = reduce(x, cfg, cache=cache, neighbours=graph)
+    coords = reduce(x, replace(cfg, n_components=2, min_dist=0.1), cache=cache, neighbours=graph)
     t["reduce"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say("clustering")
@@ -292,7 +299,7 @@ def cluster_images(
     t["cluster"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say("agreement across UMAP seeds")
-    agreement = seed_agreement(x, cfg, labels, k, range(seed + 1, seed + 1 + stability_seeds), cache)
+    agreement = seed_agreement(x, cfg, labels, k, range(seed + 1, seed + 1 + stability_seeds), cache, graph)
     t["agreement"] = time.perf_counter() - t0
     compared, others = pd.DataFrame(), {}
     if len(encoders) > 1:

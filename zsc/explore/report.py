@@ -139,7 +139,7 @@ def render_html(res: ClusterImagesResult, command: str | None, figures: dict[str
         a = res.agreement["ari"]
         summary.append(("agreement across UMAP seeds",
                         f"ARI {a.mean():.2f} (from {a.min():.2f} to {a.max():.2f}) with "
-                        f"{len(a)} other seed(s), same k"))
+                        f"{len(a)} other layout seed(s) of the same neighbour graph, same k"))
     summary += [("note", n) for n in res.notes]
     parts.append("<h2>Summary</h2><div class='wrap'><table>" + "".join(
         f"<tr><th>{e(a)}</th><td>{e(b)}</td></tr>" for a, b in summary) + "</table></div>")
