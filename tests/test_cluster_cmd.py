@@ -172,6 +172,9 @@ def pixels_run(tmp_path_factory):
                    "--links"])
     assert rc == 0
     assert (root / "zsc_home" / "cache" / "files" / "pixels").is_dir()
+    # one neighbour graph for the run's four UMAPs (50-d, the 2-D map, two stability seeds)
+    assert len(list((root / "zsc_home" / "cache" / "neighbours").glob("*.npz"))) == 1
+    assert len(list((root / "zsc_home" / "cache" / "reduced").glob("umap*.npz"))) == 4
     assert _digest(folder) == before
     return out, folder
 
