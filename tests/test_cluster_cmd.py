@@ -172,8 +172,9 @@ def pixels_run(tmp_path_factory):
                    "--links"])
     assert rc == 0
     assert (root / "zsc_home" / "cache" / "files" / "pixels").is_dir()
-    # one neighbour graph for the run's four UMAPs (50-d, the 2-D map, two stability seeds)
-    assert len(list((root / "zsc_home" / "cache" / "neighbours").glob("*.npz"))) == 1
+    # one neighbour graph for the run's four UMAPs (50-d, the 2-D map, two stability seeds),
+    # one by cosine for the outliers and near-duplicates
+    assert len(list((root / "zsc_home" / "cache" / "neighbours").glob("*.npz"))) == 2
     assert len(list((root / "zsc_home" / "cache" / "reduced").glob("umap*.npz"))) == 4
     assert _digest(folder) == before
     return out, folder
@@ -327,3 +328,34 @@ def test_a_large_duplicate_group_shows_a_bounded_number_of_thumbnails(tmp_path, 
     assert sizes.max() >= 10
     assert section.count("<img ") == sum(min(4, s) for s in sizes)
     assert f"{sizes.max() - 4} more in this group" in section
+
+
+def test_outliers_and_near_duplicates_from_one_cosine_graph(tmp_path, monkeypatch):
+    """The scores from the cosine neighbour graph equal the brute-force ones: mean cosine distance
+    to the 5 nearest others; groups of images within cosine 0.985 (here smaller than the 30
+    neighbours looked at), and identical files grouped whatever their embeddings."""
+    from scipy.sparse.csgraph import connected_components
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.metrics.pairwise import cosine_distances
+
+    from zsc.explore import DUPLICATE_COSINE, cosine_graph, duplicate_groups, outlier_scores
+
+    monkeypatch.setenv("ZSC_CACHE_DIR", str(tmp_path))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 16)).astype(np.float32)
+    x[100:104] = x[100] + rng.normal(scale=0.01, size=(4, 16))  # a group of 4 near-copies
+    x[200] = x[201] * 3  # the same direction: cosine 1
+    sha = [f"h{i}" for i in range(400)]
+    sha[300] = sha[5]  # the same bytes, different (here random) embeddings
+    graph = cosine_graph(x)
+    cos = cosine_distances(x)
+    np.fill_diagonal(cos, np.inf)
+    np.testing.assert_allclose(outlier_scores(graph), np.sort(cos, axis=1)[:, :5].mean(axis=1), atol=1e-5)
+    groups = duplicate_groups(graph, sha)
+    adj = cos <= 1 - DUPLICATE_COSINE
+    adj[5, 300] = True
+    _, ref = connected_components(adj, directed=False)
+    in_group = np.bincount(ref)[ref] > 1
+    np.testing.assert_array_equal(groups >= 0, in_group)
+    assert adjusted_rand_score(groups[in_group], ref[in_group]) == 1.0
+    assert sorted(np.bincount(groups[groups >= 0])) == [2, 2, 4]

@@ -216,14 +216,14 @@ def silhouette_samples_nested(X: np.ndarray, label_sets: Sequence[np.ndarray], r
     n_fine = int(fine.max()) + 1 if n else 0
     first = np.zeros(n_fine, dtype=np.int64)
     first[fine[::-1]] = np.arange(n)[::-1]  # one point of each fine cluster
-    groupings = []  # per partition: the fine clusters in order of their cluster there, and where each starts
+    groupings = []  # per partition: the fine clusters in order of their cluster there, where each starts, sizes
     for lab in sets:
         m = lab[first]  # fine cluster -> its cluster in this partition
         if not np.array_equal(m[fine], lab):
             raise InvalidParameterError("the partitions are not nested: a cluster of the finest is split "
                                         "by another partition")
         grouped = np.argsort(m, kind="stable")
-        groupings.append((grouped, np.searchsorted(m[grouped], np.arange(int(m.max()) + 1))))
+        groupings.append((grouped, np.searchsorted(m[grouped], np.arange(int(m.max()) + 1)), np.bincount(lab)))
     counts = np.bincount(fine, minlength=n_fine)
     order = np.argsort(fine, kind="stable")  # columns sorted by fine cluster: contiguous segments
     pos = np.empty(n, dtype=np.int64)
@@ -258,9 +258,9 @@ def silhouette_samples_nested(X: np.ndarray, label_sets: Sequence[np.ndarray], r
         d[idx, pos[r]] = 0.0  # exact zero self-distance, as scikit-learn sets
         fine_sums = np.add.reduceat(d, starts, axis=1)  # (block, fine k): summed distance to each
         del d
-        for lab, (grouped, bounds), out in zip(sets, groupings, outs, strict=True):
+        for lab, (grouped, bounds, sizes), out in zip(sets, groupings, outs, strict=True):
             sums = fine_sums if lab is fine else np.add.reduceat(fine_sums[:, grouped], bounds, axis=1)
-            out[s : s + step] = _silhouette_rows(sums, lab[r], np.bincount(lab))
+            out[s : s + step] = _silhouette_rows(sums, lab[r], sizes)
     return outs
 
 

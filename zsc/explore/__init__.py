@@ -39,6 +39,7 @@ DEFAULT_ENCODER = "efficientnet_lite0"  # the best encoder that works offline fo
 MIN_IMAGES = 6
 DUPLICATE_COSINE = 0.985  # cosine similarity of embeddings above which two images are near-duplicates
 OUTLIER_NEIGHBOURS = 5
+DUPLICATE_NEIGHBOURS = 30  # an image's near-duplicates are looked for among its 30 nearest (joined transitively)
 STAGES = ("reading images", "embedding", "UMAP", "clustering", "agreement across UMAP seeds",
           "other encoders", "writing the report")
 STABILITY_SEEDS = 2  # other UMAP seeds the chosen cut is redone with (0: none)
@@ -120,37 +121,50 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def outlier_scores(x: np.ndarray, k: int = OUTLIER_NEIGHBOURS) -> np.ndarray:
-    """Mean cosine distance to an image's k nearest other images, in the encoder's space: high
-    for an image unlike anything else in the folder."""
-    from sklearn.neighbors import NearestNeighbors
-
-    k = min(k, len(x) - 1)
-    z = _unit(x)
-    d, _ = NearestNeighbors(n_neighbors=k + 1).fit(z).kneighbors(z)
-    return (d[:, 1:] ** 2 / 2).mean(axis=1)  # squared chord / 2 = cosine distance
+def cosine_graph(x: np.ndarray, seed: int = 0, cache: bool = True) -> Neighbours:
+    """Each image's nearest images by cosine similarity in the encoder's space (the neighbour
+    graph of the rows scaled to length 1), for the outlier scores and the near-duplicates: one
+    search, exact up to 30,000 images, NN-descent above (not O(n²) at 100,000)."""
+    return neighbour_graph(_unit(x), DUPLICATE_NEIGHBOURS + 1, seed=seed, cache=cache)  # + itself
 
 
-def duplicate_groups(x: np.ndarray, sha256: list[str], threshold: float = DUPLICATE_COSINE) -> np.ndarray:
-    """Near-duplicate groups (-1: none): identical bytes, or embeddings with cosine similarity
-    of at least `threshold`, joined transitively."""
+def _others(graph: Neighbours) -> tuple[np.ndarray, np.ndarray]:
+    """The graph without each point itself (a row NN-descent left it out of loses its farthest)."""
+    n = len(graph.indices)
+    keep = graph.indices != np.arange(n)[:, None]
+    keep[keep.all(axis=1), -1] = False
+    return graph.indices[keep].reshape(n, -1), graph.distances[keep].reshape(n, -1)
+
+
+def outlier_scores(graph: Neighbours, k: int = OUTLIER_NEIGHBOURS) -> np.ndarray:
+    """Mean cosine distance to an image's k nearest other images (`cosine_graph`): high for an
+    image unlike anything else in the folder."""
+    d = _others(graph)[1][:, :k].astype(np.float64)
+    return (d**2 / 2).mean(axis=1)  # squared chord / 2 = cosine distance
+
+
+def duplicate_groups(graph: Neighbours, sha256: list[str], threshold: float = DUPLICATE_COSINE) -> np.ndarray:
+    """Near-duplicate groups (-1: none): identical bytes, or cosine similarity of at least
+    `threshold` with one of an image's nearest images (`cosine_graph`), joined transitively."""
+    from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
-    from sklearn.neighbors import radius_neighbors_graph
 
-    g = radius_neighbors_graph(_unit(x), radius=float(np.sqrt(2 * (1 - threshold))), mode="connectivity")
-    same: dict[str, int] = {}
-    g = g.tolil()
+    idx, d = _others(graph)
+    n = len(idx)
+    close = d <= np.sqrt(2 * (1 - threshold))
+    rows, cols = [np.repeat(np.arange(n), close.sum(axis=1))], [idx[close]]
+    first: dict[str, int] = {}
     for i, h in enumerate(sha256):
-        if h in same:
-            g[i, same[h]] = 1
-        same.setdefault(h, i)
-    _, comp = connected_components(g.tocsr(), directed=False)
-    sizes = np.bincount(comp)
-    out = np.full(len(x), -1)
-    groups = [c for c in np.unique(comp) if sizes[c] > 1]
-    for gid, c in enumerate(groups):
-        out[comp == c] = gid
-    return out
+        j = first.setdefault(h, i)
+        if j != i:
+            rows.append(np.array([i]))
+            cols.append(np.array([j]))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    _, comp = connected_components(coo_matrix((np.ones(len(r)), (r, c)), shape=(n, n)).tocsr(), directed=False)
+    groups = np.flatnonzero(np.bincount(comp) > 1)
+    group_of = np.full(comp.max() + 1, -1)
+    group_of[groups] = np.arange(len(groups))  # numbered in order of their first image
+    return group_of[comp]
 
 
 def seed_agreement(x: np.ndarray, cfg: ReducerConfig, labels: np.ndarray, k: int,
@@ -294,8 +308,9 @@ def cluster_images(
     coarser, finer = alternatives(sweep, k)
     sil = (silhouette_samples_blocked(reduced, labels) if 1 < k < len(x)
            else np.full(len(x), np.nan))  # blocked: O(block) memory at any n
-    outl = outlier_scores(x)
-    dup = duplicate_groups(x, folder.sha256)
+    near = cosine_graph(x, seed, cache)
+    outl = outlier_scores(near)
+    dup = duplicate_groups(near, folder.sha256)
     t["cluster"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     say("agreement across UMAP seeds")
