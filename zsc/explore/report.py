@@ -84,7 +84,7 @@ def selection_curve(res: ClusterImagesResult) -> object:
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ticks = [t for t in (2, 3, 5, 10, 20, 30, 50, 100, 200, 500, 1000, 2000, 5000)
-             if t <= sw["n_clusters"].max()]
+             if t <= sw["n_clusters"].max() and not 1 / 1.3 < t / res.k < 1.3]  # none printed over k's
     ax.set_xticks(sorted(set(ticks) | {res.k}))
     ax.set_xlabel("number of clusters k (log scale)")
     ax.set_ylabel("silhouette")
