@@ -74,7 +74,7 @@ def test_threshold_sweep_is_cached_under_the_embedding_key(embeddings, monkeypat
     blind = zsc.recommended(X, seed=0, input_key="emb-abc")
     assert "ami" not in blind.sweep  # its own entry, not the one with labels
     with monkeypatch.context() as mp:
-        mp.setattr(zsc.recipe, "silhouette", lambda *a, **k: 1 / 0)
+        mp.setattr(zsc.recipe, "silhouette_nested", lambda *a, **k: 1 / 0)
         mp.setattr(zsc.recipe, "ami", lambda *a, **k: 1 / 0)
         again = zsc.recommended(X, seed=0, input_key="emb-abc", labels_true=y)  # not scored again
     pd.testing.assert_frame_equal(first.sweep, again.sweep)

@@ -154,3 +154,48 @@ def test_umap_on_a_shared_graph(blobs, tmp_path, monkeypatch):
         reduce(X[:-1], cfg, neighbours=g)
     with pytest.raises(InvalidParameterError, match="Euclidean UMAP"):
         reduce(X, ReducerConfig("pacmap", 5, n_neighbors=15), neighbours=g)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_umap_small_data_neighbours_are_umaps_own(ties):
+    """Below 4,096 points zsc hands UMAP the exact neighbours it would find itself (found once for
+    every seed): the embedding is bit for bit the one UMAP makes alone, for each seed."""
+    import umap
+
+    from zsc import _umap
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 24)).astype(np.float32)
+    if ties:  # equal distances: the neighbours' order must break them as UMAP does
+        X = np.round(X, 0)
+        X[1] = X[0]
+    _umap._MEMO.clear()
+    for seed in (0, 1):
+        ours = Reducer("umap", 5, n_neighbors=15, random_state=seed).fit_transform(X)
+        alone = umap.UMAP(n_neighbors=15, n_components=5, min_dist=0.0, random_state=seed,
+                          n_jobs=1).fit_transform(X)
+        np.testing.assert_array_equal(ours, alone)
+    assert len(_umap._MEMO) == 1  # one distance matrix for both seeds
+    rows, _ = _umap.small_data_knn(X, 15)
+    assert rows.dtype == np.int32 and rows.shape == (400, 15) and (rows[:, 0] == np.arange(400)).mean() > 0.99
+
+
+def test_umap_kernels_are_kept_on_disk(tmp_path):
+    """umap-learn's uncached numba kernels get numba's disk cache: a fit in a new process writes
+    them to NUMBA_CACHE_DIR (the next process loads them instead of compiling ~12 s again)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np; from zsc.reduce import Reducer; "
+            "Reducer('umap', 2, n_neighbors=5).fit_transform(np.random.default_rng(0).random((60, 4)))")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=600)
+    cached = {p.name.split(".")[0] for p in tmp_path.rglob("*.nbi")}
+    assert "layouts" in cached and "umap_" in cached  # modules whose kernels have no cache=True
+    from numba.core.caching import NullCache
+
+    from zsc import _umap
+
+    assert not isinstance(_umap.umap.layouts._nb_optimize_layout_euclidean_single_epoch._cache, NullCache)
+    assert _umap.cache_kernels() == 0  # all done at import

@@ -14,7 +14,7 @@ from . import config
 from ._version import __version__
 from .cluster import Agglomerative, validate_embeddings
 from .io import array_hash, config_hash, load_arrays, save_arrays
-from .metrics import ami, silhouette
+from .metrics import ami, silhouette_nested
 from .reduce import UMAP_PAPER, reduce
 
 
@@ -77,12 +77,12 @@ def recommended(
     if hit is not None:
         sweep = sweep.assign(**{c: hit[1][c] for c in ("silhouette", "ami") if c in hit[1]})
     else:
-        sweep["silhouette"] = [
-            silhouette(reduced, model.cut(distance_threshold=t), max_samples=silhouette_max_samples,
-                       seed=seed).value for t in sweep["distance_threshold"]]
+        cuts = [model.cut(distance_threshold=t) for t in sweep["distance_threshold"]]
+        # the cuts of one tree are nested: every silhouette from one pass over the distances
+        sweep["silhouette"] = [s.value for s in silhouette_nested(
+            reduced, cuts, max_samples=silhouette_max_samples, seed=seed)]
         if labels_true is not None:
-            sweep["ami"] = [ami(labels_true, model.cut(distance_threshold=t))
-                            for t in sweep["distance_threshold"]]
+            sweep["ami"] = [ami(labels_true, c) for c in cuts]
         if input_key is not None:
             save_arrays(path, key, **{c: sweep[c].to_numpy() for c in ("silhouette", "ami")
                                       if c in sweep})

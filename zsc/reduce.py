@@ -119,9 +119,9 @@ def neighbour_graph(X: np.ndarray, n_neighbors: int = 30, *, seed: int = 0,
     if method == "exact":
         idx, dist = _exact_neighbours(x, k)
     else:
-        from umap.umap_ import nearest_neighbors
+        from ._umap import umap
 
-        idx, dist, _ = nearest_neighbors(x, k, "euclidean", {}, False, np.random.RandomState(seed),
+        idx, dist, _ = umap.umap_.nearest_neighbors(x, k, "euclidean", {}, False, np.random.RandomState(seed),
                                          low_memory=True, n_jobs=1)
     idx, dist = idx.astype(np.int64), dist.astype(np.float32)
     if cache:
@@ -239,14 +239,19 @@ class Reducer(TransformerMixin, BaseEstimator):
                     f"{cfg.method}: n_components={n_comp} needs more than {n_comp + 1} samples, got {n}"
                 )
             if cfg.method == "umap":
-                with warnings.catch_warnings():  # umap imports tqdm.auto, which warns inside a
-                    warnings.filterwarnings("ignore", "IProgress not found")  # notebook kernel
-                    import umap
+                from ._umap import SMALL_DATA_MAX, small_data_knn, umap
 
-                knn = ((None, None, None) if neighbours is None
-                       else (neighbours.indices, neighbours.distances, None))
+                k = min(cfg.n_neighbors, n - 1)
+                if neighbours is not None:
+                    knn = (neighbours.indices, neighbours.distances, None)
+                elif n <= SMALL_DATA_MAX and cfg.metric == "euclidean":
+                    # UMAP's own exact neighbours, found once for all seeds (identical output)
+                    x = np.ascontiguousarray(x)
+                    knn = (*small_data_knn(x, k), None)
+                else:
+                    knn = (None, None, None)
                 self.model_ = umap.UMAP(
-                    n_neighbors=min(cfg.n_neighbors, n - 1), n_components=n_comp,
+                    n_neighbors=k, n_components=n_comp,
                     min_dist=cfg.min_dist, metric=cfg.metric, random_state=cfg.seed,
                     n_jobs=1,  # seeded UMAP is single-threaded anyway; saying so silences its warning
                     precomputed_knn=knn,
