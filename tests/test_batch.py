@@ -392,3 +392,24 @@ def test_the_time_is_said_per_job_kind_and_stage():
                       "site_seconds": 5.0, "job_seconds": {"cluster": 3.5, "embed": 30.0}})
     assert line == "100s in all: results 60s, chapters 35s, site 5s; job time by kind: embed 30s, cluster 4s"
     assert time_line({"seconds": 9.0, "chapters_seconds": 9.0}) == "9s in all: chapters 9s"
+
+
+def test_a_profile_extends_another(tmp_path):
+    """offline_full states only what it adds to offline (a third seed, a larger kNN memory, its own
+    results folder); a profile file may extend a shipped one; a cycle is refused."""
+    base, full = profiles.load_profile("offline"), profiles.load_profile("offline_full")
+    assert full["profile"] == "offline_full" and full["results_dir"] == "_build/results/offline_full"
+    assert full["cluster_seeds"] == [0, 1, 2] and base["cluster_seeds"] == [0, 1]
+    assert full["knn_n_train"] == 10 * base["knn_n_train"]
+    same = {k for k in base if k not in ("profile", "description", "cluster_seeds", "knn_n_train", "results_dir")}
+    assert same and all(full[k] == base[k] for k in same)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("extends: smoke\nn_samples: 100\n")
+    prof = profiles.load_profile(str(mine))
+    assert prof["profile"] == "mine" and prof["n_samples"] == 100
+    assert prof["encoders"] == profiles.load_profile("smoke")["encoders"]
+    assert prof["results_dir"] == "_build/results/mine"  # not the parent's folder
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"extends: {loop}\n")
+    with pytest.raises(InvalidParameterError, match="a cycle"):
+        profiles.load_profile(str(loop))

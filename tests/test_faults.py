@@ -75,7 +75,7 @@ def test_1_unknown_profile(capsys):
         profiles.load_profile("ofline")
     assert isinstance(err.value, ZscError)
     assert str(err.value) == ("no profile 'ofline'. Did you mean 'offline'? Shipped profiles: "
-                              "offline, paper, smoke (or give the path of a .yaml file)")
+                              "offline, offline_full, paper, smoke (or give the path of a .yaml file)")
     assert book.main(["build", "--profile", "ofline", "--no-site"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"zsc: error: {err.value}"]
 

@@ -16,7 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "zsc"
 RANK = {
     "_version": 0, "errors": 0, "config": 0, "io": 0, "registry": 0, "resources": 0,
     "versions": 0, "images": 0, "gallery": 0, "malloc": 0,
-    "data": 1, "encoders": 2, "embed": 3, "reduce": 4, "cluster": 5, "settings": 5.5,
+    "data": 1, "encoders": 2, "embed": 3, "reduce": 4, "_umap": 4, "cluster": 5, "settings": 5.5,
     "metrics": 6, "results": 7, "pipeline": 8, "recipe": 8, "pretrain": 8, "baselines": 8,
     "cuts": 8, "explore": 9,
     "analysis": 9, "claims": 9.5, "profiles": 10, "notebooks": 10, "profile_results": 10.5,

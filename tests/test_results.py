@@ -42,3 +42,36 @@ def test_partial_write_is_never_read(tmp_path):
 def test_empty_store(tmp_path):
     df = ResultsStore(tmp_path / "none").read()
     assert isinstance(df, pd.DataFrame) and df.empty
+
+
+def test_a_large_store_is_read_from_its_snapshot(tmp_path, monkeypatch):
+    """A store of many rows is joined once and kept under its listing: the next read takes the
+    snapshot (not the files), a new row makes a new one, a damaged snapshot is never trusted,
+    and a skipped file is still reported on every read."""
+    import pyarrow.parquet as pq
+
+    from zsc import config, results
+
+    store = ResultsStore(tmp_path / "store")
+    for seed in range(results.SNAPSHOT_MIN_ROWS):
+        store.append({**ROW, "seed": seed, "ami": seed / 100})
+    (store.path / "deadbeef.parquet").write_bytes(b"PAR1 garbage")
+    with pytest.warns(UserWarning, match="unreadable"):
+        first = store.read()
+    snapshots = list((config.cache_dir() / "results").glob("*.parquet"))
+    assert len(snapshots) == 1 and len(first) == results.SNAPSHOT_MIN_ROWS
+    with monkeypatch.context() as mp:  # the second read never opens a row file
+        mp.setattr(pq, "ParquetFile", lambda *a, **k: 1 / 0)
+        with pytest.warns(UserWarning, match="unreadable"):  # the damaged file, said again
+            again = store.read()
+    pd.testing.assert_frame_equal(first, again)
+    store.append({**ROW, "seed": 999, "ami": 0.9})  # another listing: read afresh
+    with pytest.warns(UserWarning, match="unreadable"):
+        assert 0.9 in set(store.read()["ami"])
+    (store.path / "deadbeef.parquet").unlink()
+    store.read()
+    newest = max((config.cache_dir() / "results").glob("*.parquet"), key=lambda p: p.stat().st_mtime_ns)
+    newest.write_bytes(b"PAR1 half")
+    with pytest.warns(UserWarning, match="snapshot .* is damaged"):
+        damaged = store.read()
+    assert len(damaged) == results.SNAPSHOT_MIN_ROWS + 1

@@ -266,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("embed", help="embed a dataset split (cached)")
     common(s)
-    s.add_argument("--batch-size", type=int, default=128)
+    s.add_argument("--batch-size", type=int, default=None, help="images per batch (default: 16 on the "
+                   "CPU, 128 on CUDA)")
     s.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default=None,
                    help="override the paper's precision (fp32; CLIP fp16 on CUDA): a deviation")
     s.set_defaults(func=cmd_embed)

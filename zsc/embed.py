@@ -199,13 +199,22 @@ def half_like_clip(model: torch.nn.Module) -> torch.nn.Module:
                 m._zsc_fp32_hooks = True  # type: ignore[assignment]
     return model
 
+# Images per batch: on CUDA large batches fill the GPU; on the CPU a small one keeps each layer's
+# activations in cache (EfficientNet-Lite0 at 224 px on one thread: 57 images/s at 16, 40 at 128).
+CPU_BATCH, CUDA_BATCH = 16, 128
+
+
+def default_batch_size(device: torch.device) -> int:
+    return CUDA_BATCH if device.type == "cuda" else CPU_BATCH
+
+
 @torch.inference_mode()
 def encode(
     model: torch.nn.Module,
     images: Any,
     pre: Preprocessing,
     *,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
     num_workers: int | None = None,
     precision: str = "fp32",
@@ -215,11 +224,13 @@ def encode(
     """Run `model` over `images` in `precision` ("fp32"; "fp16": model and input in half
     precision with normalisation in fp32, as the paper's CLIP on a GPU (`half_like_clip`);
     "bf16": fp32 weights under bfloat16 autocast, an explicit option only); on CUDA with pinned
-    memory and channels-last. Features come back as float32."""
+    memory and channels-last. `batch_size` defaults to `default_batch_size(device)`. Features
+    come back as float32."""
     from tqdm import tqdm  # a text bar everywhere: no widget warning inside the chapters
 
     device = torch.device(device) if device is not None else default_device()
     cuda = device.type == "cuda"
+    batch_size = batch_size or default_batch_size(device)
     check_precision(precision)
     dtype = torch.float16 if precision == "fp16" else torch.float32
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
@@ -318,7 +329,7 @@ def embed(
     *,
     n_samples: int | None = None,
     seed: int = 0,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     device: torch.device | str | None = None,
     num_workers: int | None = None,
     weights: str | None = None,

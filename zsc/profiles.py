@@ -32,16 +32,11 @@ def load_profile(name_or_path: str | Mapping[str, Any]) -> dict[str, Any]:
         prof = dict(name_or_path)
         stem = str(prof.get("profile", "custom"))
     else:
-        import yaml
-
-        try:
-            path = resources.find("profiles", str(name_or_path), "profile")
-        except UnknownNameError as err:
-            raise UnknownProfileError(str(err)) from None
-        prof = yaml.safe_load(path.read_text()) or {}
-        stem = path.stem
+        path = _find(str(name_or_path))
+        prof, stem = _read(path), path.stem
         if path.resolve() != resources.path("profiles", path.name).resolve():
             prof.setdefault("path", str(path.resolve()))  # chapters re-read it from here
+    prof = _extend(prof, seen=(stem,))
     prof.setdefault("profile", stem)
     prof.setdefault("seed", 0)
     prof["cluster_seeds"] = _seeds(prof.get("cluster_seeds", [prof["seed"]]), prof)
@@ -52,6 +47,38 @@ def load_profile(name_or_path: str | Mapping[str, Any]) -> dict[str, Any]:
     if missing:
         raise InvalidParameterError(f"profile {prof['profile']!r} lacks {', '.join(missing)}")
     return prof
+
+
+def _find(name_or_path: str) -> Any:
+    try:
+        return resources.find("profiles", name_or_path, "profile")
+    except UnknownNameError as err:
+        raise UnknownProfileError(str(err)) from None
+
+
+def _read(path: Any) -> dict[str, Any]:
+    import yaml
+
+    prof = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(prof, dict):
+        raise InvalidParameterError(f"profile {path} is not a mapping of settings")
+    return prof
+
+
+def _extend(prof: dict[str, Any], seen: tuple[str, ...]) -> dict[str, Any]:
+    """`extends: NAME`: the shipped (or path) profile NAME's settings, overridden by this one's
+    (a heavier variant states only what it changes). The name and the results folder are not
+    inherited: rows of two profiles never share a store (a kNN row's key has no memory size)."""
+    base = prof.pop("extends", None)
+    if base is None:
+        return prof
+    if not isinstance(base, str) or base in seen:
+        raise InvalidParameterError(f"profile {seen[0]!r}: extends must name another profile, got "
+                                    f"{base!r}" + (" (a cycle)" if base in seen else ""))
+    parent = _extend(_read(_find(base)), (*seen, base))
+    for own in ("profile", "results_dir", "path"):
+        parent.pop(own, None)
+    return {**parent, **prof}
 
 
 def _seeds(value: Any, prof: Mapping[str, Any]) -> list[int]:

@@ -103,33 +103,88 @@ class ResultsStore:
         """All complete rows, one per configuration, as a DataFrame (empty if none).
 
         Rows are read as Arrow tables and joined before one conversion to pandas (6x faster
-        than a DataFrame per file at a thousand rows; every chapter reads the store); a
-        column missing or all-null in some rows is null there."""
+        than a DataFrame per file at a thousand rows); a column missing or all-null in some rows
+        is null there. The joined table is kept in the cache, named by the store's listing (each
+        file's name, inode, size and modification time): every chapter reads the same store,
+        and one file reads in ~0.05 s where a thousand take ~2.5 s."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        tables = []
-        for p in sorted(self.path.glob("*.parquet")):
-            try:
-                table = pq.ParquetFile(p).read(use_threads=False).replace_schema_metadata(None)
-            except Exception as err:  # a damaged file: report, skip, never trust
-                warnings.warn(f"results file {p} is unreadable ({err}); its row is skipped (run "
-                              "that configuration again to replace it, or delete the file)",
-                              stacklevel=2)
-                continue
-            why = foreign(table, p.stem)
-            if why:  # another program's file (or a renamed one): not a row of this store
-                warnings.warn(f"{p} is not a zsc results row ({why}); it is skipped (move it out "
-                              "of the store)", stacklevel=2)
-                continue
-            tables.append(table)
-        if not tables:
+        files = sorted(self.path.glob("*.parquet"))
+        snapshot = self._snapshot_path(files)
+        table = _read_snapshot(snapshot) if snapshot else None
+        if table is None:
+            tables, skipped = [], []
+            for p in files:
+                try:
+                    t = pq.ParquetFile(p).read(use_threads=False).replace_schema_metadata(None)
+                except Exception as err:  # a damaged file: report, skip, never trust
+                    skipped.append(f"results file {p} is unreadable ({err}); its row is skipped (run "
+                                   "that configuration again to replace it, or delete the file)")
+                    continue
+                why = foreign(t, p.stem)
+                if why:  # another program's file (or a renamed one): not a row of this store
+                    skipped.append(f"{p} is not a zsc results row ({why}); it is skipped (move it out "
+                                   "of the store)")
+                    continue
+                tables.append(t)
+            table = (pa.concat_tables(tables, promote_options="permissive") if tables else None)
+            if table is not None:
+                table = table.replace_schema_metadata({_SKIPPED: json.dumps(skipped)})
+                if snapshot:
+                    _write_snapshot(snapshot, table)
+        skipped = json.loads((table.schema.metadata or {}).get(_SKIPPED.encode(), b"[]")) if table else skipped
+        for message in skipped:  # said on every read, from a snapshot too
+            warnings.warn(message, stacklevel=2)
+        if table is None:
             return pd.DataFrame(columns=[*CONFIG_COLUMNS, "run_key"])
-        df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+        df = table.replace_schema_metadata(None).to_pandas()
         return df.sort_values(["encoder", "dataset", "clusterer"], kind="stable").reset_index(drop=True)
+
+    def _snapshot_path(self, files: list[Path]) -> Path | None:
+        if len(files) < SNAPSHOT_MIN_ROWS:
+            return None
+        listing = []
+        for p in files:
+            try:
+                st = p.stat()
+            except OSError:  # removed while listing: no snapshot this time
+                return None
+            listing.append((p.name, st.st_ino, st.st_size, st.st_mtime_ns))
+        key = {"store": str(self.path.resolve()), "files": listing, "zsc_version": __version__}
+        return config.cache_dir() / "results" / f"{config_hash(key)}.parquet"
 
     def __len__(self) -> int:
         return len(self.keys())
+
+
+SNAPSHOT_MIN_ROWS = 50  # below this the files read as fast as one snapshot
+_SKIPPED = "zsc_skipped_files"
+
+
+def _read_snapshot(path: Path) -> Any:
+    """The joined table kept for this listing, or None (absent or damaged: read the files)."""
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        return None
+    try:
+        return pq.read_table(path, use_threads=False)
+    except Exception as err:
+        warnings.warn(f"results snapshot {path} is damaged ({err}); the store's files are read "
+                      "instead", stacklevel=3)
+        return None
+
+
+def _write_snapshot(path: Path, table: Any) -> None:
+    """Keep the joined table; a cache that cannot be written is only slower, never an error."""
+    import pyarrow.parquet as pq
+
+    try:
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+    except OSError:
+        pass
 
 
 def find_stores(path: str | os.PathLike[str] | None = None) -> tuple[ResultsStore, ResultsStore | None]:

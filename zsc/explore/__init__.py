@@ -26,7 +26,7 @@ from .._version import __version__
 from ..cluster import Agglomerative
 from ..cuts import CUT_RULES, DEFAULT_RULE, alternatives, candidate_ks, choose_cut, cut_sweep
 from ..data.folder import FolderImages, read_images
-from ..embed import check_finite, default_device, encode
+from ..embed import check_finite, default_batch_size, default_device, encode
 from ..encoders import get_encoder
 from ..errors import InvalidParameterError
 from ..io import atomic_path, config_hash
@@ -54,15 +54,12 @@ def file_cache_dir(encoder: str) -> Path:
     return config.cache_dir() / "files" / encoder / config_hash(key)
 
 
-CPU_BATCH = 16  # EfficientNet-Lite0, 2 cores: 76-92 images/s at 16, 32 or 64 (zsc.malloc)
-
-
 def embed_images(folder: FolderImages, encoder: str = DEFAULT_ENCODER, *,
                  batch_size: int | None = None, cache: bool = True, progress: bool = True) -> np.ndarray:
     """Features of every image in `folder`; those already embedded (same bytes, same encoder
     configuration) come from the cache, the rest are embedded and each written as soon as its
     batch is done (so `kill -9` loses one batch at most). Runs in fp32 on the CPU or CUDA;
-    `batch_size` defaults to 16 on the CPU (as fast as larger ones, less memory) and 64 on CUDA."""
+    `batch_size` defaults to `zsc.embed.default_batch_size`."""
     spec = get_encoder(encoder)
     root = file_cache_dir(encoder)
     feats: list[np.ndarray | None] = [None] * len(folder)
@@ -78,7 +75,7 @@ def embed_images(folder: FolderImages, encoder: str = DEFAULT_ENCODER, *,
         model = spec.build(None)
         pre = spec.preprocessing.for_native_size(None)
         device = default_device()
-        batch_size = batch_size or (64 if device.type == "cuda" else CPU_BATCH)
+        batch_size = batch_size or default_batch_size(device)
         images = folder.images
         from tqdm import tqdm
 
