@@ -380,6 +380,16 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     return f"zsc: warning: {message}\n"
 
 
+def _interrupted() -> int:
+    """Ctrl-C: one line. A chapter's cell still awaited by papermill's event loop ends when its
+    kernel dies, and asyncio would log "Task exception was never retrieved" at exit: not here."""
+    import logging
+
+    logging.getLogger("asyncio").disabled = True
+    print("zsc: interrupted", file=sys.stderr)
+    return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
@@ -388,8 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # also while the parser is built (its imports take seconds)
-        print("zsc: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     finally:
         warnings.formatwarning = before
 
@@ -407,8 +416,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"zsc: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("zsc: interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except BrokenPipeError:  # `zsc ... | head`
         sys.stderr.close()
         return 0

@@ -121,8 +121,8 @@ def neighbour_graph(X: np.ndarray, n_neighbors: int = 30, *, seed: int = 0,
     else:
         from ._umap import umap
 
-        idx, dist, _ = umap.umap_.nearest_neighbors(x, k, "euclidean", {}, False, np.random.RandomState(seed),
-                                         low_memory=True, n_jobs=1)
+        idx, dist, _ = umap.umap_.nearest_neighbors(
+            x, k, "euclidean", {}, False, np.random.RandomState(seed), low_memory=True, n_jobs=1)
     idx, dist = idx.astype(np.int64), dist.astype(np.float32)
     if cache:
         save_arrays(path, key, indices=idx, distances=dist)
