@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from zsc import claims
+from zsc import analysis, claims
 from zsc.resources import path
 
 ENCODERS = {  # encoder: (family, method)
@@ -35,7 +37,8 @@ def frame(ami=lambda e, d, c, s: 0.5, **extra) -> pd.DataFrame:
 
 
 def noise(e, d, c, s, scale=0.01):
-    return scale * np.random.default_rng(hash((e, d, c, s)) % 2**32).standard_normal()
+    """Seeded by the row (crc32, not `hash`: str hashes change with each process)."""
+    return scale * np.random.default_rng(zlib.crc32(repr((e, d, c, s)).encode())).standard_normal()
 
 
 def check(claim_id, ev, expected):
@@ -239,3 +242,60 @@ def test_fine_tuned_encoders_have_their_own_claim():
         assert v.value == pytest.approx(0.4, abs=0.02)
     finally:
         del ENCODERS["mae_ft_x"]
+
+
+def _with_image_draws(res: pd.DataFrame, shift, n_draws: int = 20) -> pd.DataFrame:
+    """`res` with stored image resamples: replicate r of a row is its AMI plus `shift(row, z_r)`,
+    z_r one draw per replicate shared by every row (the same images resampled alike)."""
+    z = np.random.default_rng(5).standard_normal(n_draws)
+    return res.assign(ami_draws=[list(a + shift(r, z)) for a, (_, r) in zip(res["ami"], res.iterrows(),
+                                                                            strict=True)])
+
+
+def test_the_images_spread_widens_the_interval():
+    """Encoders and datasets agree (pairs alone: reproduced), but a resample of the images moves
+    the self-supervised encoders' in-domain AMI by ±0.3 together: over pairs and images the
+    data no longer decide. Rows made before draws were stored give the pairs' interval, said so."""
+    def ami(e, d, c, s):
+        return 0.5 + noise(e, d, c, s) + (-0.1 if DATASETS[d] == "In-domain" and ENCODERS[e][1] != "supervised" else 0)
+    res = frame(ami)
+    pairs_only = check("supervised_in_domain", claims.Evidence(res), "reproduced")
+    assert pairs_only.over == claims.OVER_PAIRS
+    assert "pairs only" in claims.verdict_table([pairs_only])[-1]
+
+    def shift(row, z):
+        moved = DATASETS[row["dataset"]] == "In-domain" and row["encoder_method"] != "supervised"
+        return 0.3 * z if moved else 0 * z
+    wide = check("supervised_in_domain", claims.Evidence(_with_image_draws(res, shift)), "inconclusive")
+    assert wide.over == claims.OVER_IMAGES and "pairs and images" in wide.markdown()
+    assert wide.value == pytest.approx(pairs_only.value)  # the value is the images' own
+    assert wide.ci_high - wide.ci_low > 3 * (pairs_only.ci_high - pairs_only.ci_low)
+    still = check("supervised_in_domain", claims.Evidence(_with_image_draws(res, lambda r, z: 0.01 * z)),
+                  "reproduced")  # a small spread, shared by every row, cancels in ΔAMI
+    assert still.over == claims.OVER_IMAGES and "pairs only" not in claims.verdict_table([still])[-1]
+    mixed = _with_image_draws(res, shift)
+    mixed.loc[mixed.index[0], "ami_draws"] = None  # one row made before draws were stored
+    assert analysis.image_replicates(mixed) is None
+    assert check("supervised_in_domain", claims.Evidence(mixed), "reproduced").over == claims.OVER_PAIRS
+
+
+def test_image_replicates_read_each_resample():
+    res = _with_image_draws(frame(), lambda r, z: z, n_draws=4)
+    reps = analysis.image_replicates(res)
+    assert len(reps) == 4
+    assert np.allclose(reps[2]["ami"], [d[2] for d in res["ami_draws"]])
+    assert analysis.image_replicates(frame()) is None
+
+
+def test_mean_rank_interval_spans_the_image_resamples():
+    """Two encoders a hair apart swap places in half the image resamples: each one's mean rank
+    over images then spans 1-2; without draws there is no interval."""
+    def ami(e, d, c, s):
+        return {"dino": 0.51, "moco": 0.50}.get(e, 0.2)
+    res = frame(ami)
+    assert analysis.mean_rank_interval(res) is None
+    res = _with_image_draws(res, lambda r, z: 0.05 * z if r["encoder"] == "moco" else 0 * z)
+    iv = analysis.mean_rank_interval(res)
+    assert iv.loc["dino", "low"] == 1 and iv.loc["dino", "high"] == 2
+    assert iv.loc["moco", "low"] == 1 and iv.loc["moco", "high"] == 2
+    assert iv.loc["vicreg", "low"] > 2  # the rest stay behind both

@@ -268,3 +268,36 @@ def test_silhouette_of_nested_cuts_at_the_cost_of_one():
     assert sampled[0].n_used == 250 and sampled[-1].reason == "only one cluster"
     with pytest.raises(InvalidParameterError, match="not nested"):
         M.silhouette_samples_nested(X, [cuts[1], rng.integers(0, 3, 600)])
+
+
+def test_image_draws_resample_the_same_images_in_every_row(blobs, labelings):
+    """Draws depend on n alone (two rows on the same images resample them alike); each stored
+    score of a resample is the score of the resampled images."""
+    X, y = blobs
+    draws = M.image_draws(len(y))
+    assert draws.shape == (M.IMAGE_DRAWS, len(y)) and np.array_equal(draws, M.image_draws(len(y)))
+    assert not np.array_equal(M.image_draws(len(y) + 1)[:, : len(y)], draws)
+    pred = y.copy()
+    pred[:40] = (pred[:40] + 1) % 3
+    hierarchy = {"coarse": (y > 0).astype(int), "fine": y}
+    row = M.score_clustering(y, pred, spaces={"original": X}, hierarchy=hierarchy, draws=draws)
+    for r in (0, 7):
+        i = draws[r]
+        assert row["ami_draws"][r] == pytest.approx(skm.adjusted_mutual_info_score(y[i], pred[i]))
+        assert row["ami_level_coarse_draws"][r] == pytest.approx(M.ami(hierarchy["coarse"][i], pred[i]))
+        assert row["silhouette_original_draws"][r] == pytest.approx(
+            skm.silhouette_samples(X, pred)[i].mean(), abs=1e-6)
+    assert row["ami_level_fine_draws"] == row["ami_draws"]
+    assert np.std(row["ami_draws"]) > 0 and "ami_draws" not in M.score_clustering(y, pred)
+    unlabelled = M.score_clustering(None, pred, spaces={"original": X}, draws=draws)
+    assert np.isnan(unlabelled["ami_draws"]).all() and np.isfinite(unlabelled["silhouette_original_draws"]).all()
+
+
+def test_knn_correct_is_the_accuracy_point_by_point():
+    rng = np.random.default_rng(2)
+    trx, ytr = rng.normal(size=(200, 8)), rng.integers(0, 3, 200)
+    tex, yte = trx[:50] + rng.normal(scale=0.5, size=(50, 8)), ytr[:50]
+    correct = M.knn_correct(trx, ytr, tex, yte, ks=(1, 20), block_size=7, device="cpu")
+    acc = M.knn_accuracy(trx, ytr, tex, yte, ks=(1, 20), device="cpu")
+    assert correct[1].dtype == bool and correct[1].shape == (50,)
+    assert {k: c.mean() for k, c in correct.items()} == pytest.approx(acc)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .metrics import DRAWS
+
 PAPER_SOURCE = "paper (Lowe et al., arXiv 2406.02465; talk slides)"
 
 # The supervised encoder each family is compared against (delta AMI). A family missing here
@@ -121,6 +123,37 @@ def rank_per_dataset(df: pd.DataFrame, by: str = "encoder", metric: str = "ami")
 def mean_rank(ranks: pd.DataFrame) -> pd.Series:
     """Average rank over datasets, best first."""
     return ranks.mean(axis=0).sort_values()
+
+
+def image_replicates(frame: pd.DataFrame) -> list[pd.DataFrame] | None:
+    """The frame once per stored image resample: every score with draws (column `<score>_draws`)
+    takes its value in that resample. None when the frame has no draws, or some row lacks them
+    (rows made before zsc stored them) or has another number of them."""
+    cols = [c for c in frame.columns if c.endswith(DRAWS) and c.removesuffix(DRAWS) in frame.columns]
+    if frame.empty or not cols:
+        return None
+    values = {}
+    for c in cols:
+        cells = frame[c].tolist()
+        if any(v is None or np.ndim(v) != 1 for v in cells) or len({len(v) for v in cells}) != 1:
+            return None
+        values[c.removesuffix(DRAWS)] = np.array([np.asarray(v, dtype=float) for v in cells])
+    n_draws = {len(m[0]) for m in values.values()}
+    if len(n_draws) != 1:
+        return None
+    return [frame.assign(**{c: m[:, r] for c, m in values.items()}) for r in range(n_draws.pop())]
+
+
+def mean_rank_interval(df: pd.DataFrame, by: str = "encoder", level: float = 0.95) -> pd.DataFrame | None:
+    """`mean_rank` of each `by` in every stored image resample (`image_replicates`): the low and
+    high ends of the middle `level` of them, the images' spread of the rank. None when the rows
+    carry no draws."""
+    reps = image_replicates(df)
+    if reps is None:
+        return None
+    draws = pd.DataFrame([mean_rank(rank_per_dataset(r, by)) for r in reps])
+    tail = (1 - level) / 2
+    return pd.DataFrame({"low": draws.quantile(tail), "high": draws.quantile(1 - tail)})
 
 
 def reference_encoder(encoder: str, family: str, method: str) -> str | None:
@@ -263,7 +296,7 @@ def _with_interval(row: dict[str, object], kind: str = "spearman") -> dict[str, 
 
 def knn_long(knn: pd.DataFrame) -> pd.DataFrame:
     """kNN rows with columns `knn_acc_k<k>` as long form: encoder, dataset, k, knn_acc."""
-    cols = [c for c in knn.columns if c.startswith("knn_acc_k")]
+    cols = [c for c in knn.columns if c.startswith("knn_acc_k") and not c.endswith(DRAWS)]
     keep = [c for c in ("encoder", "dataset", "encoder_family", "encoder_method") if c in knn.columns]
     long = knn.melt(id_vars=keep, value_vars=cols, var_name="k", value_name="knn_acc")
     long["k"] = long["k"].str.removeprefix("knn_acc_k").astype(int)
@@ -376,7 +409,8 @@ def level_table(df: pd.DataFrame, index: Sequence[str] = ("dataset", "encoder"),
     if "dataset" not in index:
         raise ValueError("level_table groups by dataset: index must include 'dataset'")
     out_cols = [*index, "level", "depth", "ami", "ami_true"]
-    names = [c.removeprefix("ami_level_") for c in df.columns if c.startswith("ami_level_")]
+    names = [c.removeprefix("ami_level_") for c in df.columns
+             if c.startswith("ami_level_") and not c.endswith(DRAWS)]
     if df.empty or not names:
         return pd.DataFrame(columns=out_cols)
     declared = levels if levels is not None else dataset_levels(df["dataset"].unique())

@@ -9,8 +9,12 @@ that tests it, the statistic, a decision rule on an interval and the profiles it
 - **not testable**: the rows the analysis needs are not in this profile's results.
 
 The interval is a seeded bootstrap over encoder × dataset pairs (each pair's values averaged over
-clustering seeds first), so it carries the spread between encoders and datasets, not only the
-clustering seeds'. Like `zsc.analysis`, nothing here reads files except the shipped registry.
+clustering seeds first) and over images: each resample of the pairs takes its scores from one of
+the image resamples every row stores (`zsc.metrics.image_draws`, the same images resampled alike
+in every row), so it carries the spread between encoders, datasets and images, not only the
+clustering seeds'. Rows without those draws (made before zsc stored them) give the pairs'
+interval alone, and say so. Like `zsc.analysis`, nothing here reads files except the shipped
+registry.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ LEVEL = 0.95
 UNIT = ["encoder", "dataset"]  # what the bootstrap resamples
 # Fewer pairs than this give no interval (resampling 1-4 pairs gives a spuriously narrow one).
 MIN_UNITS = 5
+OVER_PAIRS = "encoder × dataset pairs"
+OVER_IMAGES = "encoder × dataset pairs and images"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +79,7 @@ class Verdict:
     ci_high: float = float("nan")
     n: int = 0  # encoder × dataset pairs behind the value
     reason: str = ""  # why not testable, or what the value is
+    over: str = OVER_PAIRS  # what the bootstrap resampled
 
     @property
     def interval(self) -> str:
@@ -90,7 +97,7 @@ class Verdict:
         head = f"**The paper's claim:** {c.claim} — *{c.where}*"
         if self.verdict == "not testable":
             return f"{head}\n\n**Verdict in this build: not testable here** — {self.reason}"
-        how = self.reason or "95 % bootstrap interval over encoder × dataset pairs"
+        how = self.reason or f"95 % bootstrap interval over {self.over}"
         text = (f"{head}\n\n**Verdict in this build: {self.verdict}** — {c.statistic}: "
                 f"{self.interval} ({how}; {rule_text(c.rule)}).")
         if self.verdict == "contradicted" and c.if_contradicted:
@@ -360,41 +367,74 @@ def _fast_silhouette(d: pd.DataFrame, p: Mapping[str, Any], picks: np.ndarray) -
 class Analysis:
     prepare: Callable[[Evidence, Mapping[str, Any]], Prepared]
     statistic: Callable[[pd.DataFrame, Mapping[str, Any]], float]
+    reads: tuple[str, ...]  # the `Evidence` frames it reads (their image draws resample it)
     # every resample's statistic at once (the correlations: a loop would cost seconds a build)
     fast: Callable[[pd.DataFrame, Mapping[str, Any], np.ndarray], np.ndarray] | None = None
 
 
 ANALYSES: dict[str, Analysis] = {
-    "delta_group": Analysis(_prep_delta_group, _stat_delta_group),
-    "finetuned_trend": Analysis(_prep_finetuned, _stat_finetuned),
-    "umap_gain": Analysis(_prep_umap_gain, _stat_umap_gain, _fast_umap_gain),
-    "clusterer_margin": Analysis(_prep_margin, _stat_margin, _fast_margin),
-    "ami_knn_spearman": Analysis(_prep_knn, _stat_knn, _fast_knn),
-    "silhouette_spearman": Analysis(_prep_silhouette, _stat_silhouette, _fast_silhouette),
-    "cut_gap": Analysis(_prep_cuts, _stat_cuts),
-    "level_gain": Analysis(_prep_levels, _stat_levels),
+    "delta_group": Analysis(_prep_delta_group, _stat_delta_group, ("res",)),
+    "finetuned_trend": Analysis(_prep_finetuned, _stat_finetuned, ("res",)),
+    "umap_gain": Analysis(_prep_umap_gain, _stat_umap_gain, ("sweep",), _fast_umap_gain),
+    "clusterer_margin": Analysis(_prep_margin, _stat_margin, ("res",), _fast_margin),
+    "ami_knn_spearman": Analysis(_prep_knn, _stat_knn, ("res", "knn"), _fast_knn),
+    "silhouette_spearman": Analysis(_prep_silhouette, _stat_silhouette, ("res",), _fast_silhouette),
+    "cut_gap": Analysis(_prep_cuts, _stat_cuts, ("cuts",)),
+    "level_gain": Analysis(_prep_levels, _stat_levels, ("res",)),
 }
+
+
+# --------------------------------------------------------------------------- image resamples
+def _replicated_rows(a: Analysis, evidence: Evidence, params: Mapping[str, Any],
+                     rows: pd.DataFrame) -> list[pd.DataFrame] | None:
+    """`a.prepare`'s rows once per image resample of the frames it reads, or None when one of
+    them has no draws or a resample changes which pairs there are."""
+    reps = {name: analysis.image_replicates(getattr(evidence, name)) for name in a.reads}
+    if any(r is None for r in reps.values()):
+        return None
+    n_draws = min(len(r) for r in reps.values() if r is not None)
+    out = []
+    pairs = sorted(rows.groupby(UNIT).groups)
+    for i in range(n_draws):
+        ev = dataclasses.replace(evidence, **{name: r[i] for name, r in reps.items() if r is not None})
+        r = a.prepare(ev, params)
+        if isinstance(r, str) or sorted(r.groupby(UNIT).groups) != pairs:
+            return None
+        out.append(r)
+    return out
 
 
 # --------------------------------------------------------------------------- bootstrap
 def bootstrap(rows: pd.DataFrame, statistic: Callable[[pd.DataFrame], float], *,
               n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL,
-              fast: Callable[[pd.DataFrame, np.ndarray], np.ndarray] | None = None
-              ) -> tuple[float, float]:
+              fast: Callable[[pd.DataFrame, np.ndarray], np.ndarray] | None = None,
+              replicates: list[pd.DataFrame] | None = None) -> tuple[float, float]:
     """Percentile interval of `statistic` over resamples of the encoder × dataset pairs (a pair
     drawn twice counts twice; its rows go together). Seeded: the same rows give the same interval.
     `fast(rows, picks)` computes the statistic of every resample at once (`picks`: resamples ×
-    pairs, indices into the pairs in sorted order), the same numbers without a loop."""
-    groups = rows.groupby(UNIT, sort=True).indices
-    idx = list(groups.values())
-    if len(idx) < MIN_UNITS:
+    pairs, indices into the pairs in sorted order), the same numbers without a loop.
+    `replicates`: `rows` once per image resample (the same pairs); each resample of the pairs
+    then reads one of them at random, so the interval carries the images' spread too."""
+    n_units = rows.groupby(UNIT, sort=True).ngroups
+    if n_units < MIN_UNITS:
         return float("nan"), float("nan")
-    picks = np.random.default_rng(seed).integers(0, len(idx), (n_boot, len(idx)))
-    if fast is not None:
-        draws = fast(rows, picks)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, n_units, (n_boot, n_units))
+
+    def stats_of(r: pd.DataFrame, p: np.ndarray) -> np.ndarray:
+        if fast is not None:
+            return fast(r, p)
+        idx = list(r.groupby(UNIT, sort=True).indices.values())
+        return np.array([statistic(r.iloc[np.concatenate([idx[i] for i in pick])]) for pick in p])
+
+    if replicates:
+        which = rng.integers(0, len(replicates), n_boot)
+        draws = np.full(n_boot, np.nan)
+        for i, r in enumerate(replicates):
+            if (which == i).any():
+                draws[which == i] = stats_of(r, picks[which == i])
     else:
-        draws = np.array([statistic(rows.iloc[np.concatenate([idx[i] for i in pick])])
-                          for pick in picks])
+        draws = stats_of(rows, picks)
     draws = draws[np.isfinite(draws)]
     if len(draws) < n_boot / 2:  # most resamples undefined: no interval
         return float("nan"), float("nan")
@@ -418,11 +458,13 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
     value = a.statistic(rows, c.params)
     n = int(rows.groupby(UNIT).ngroups)
     fast = (lambda r, picks: a.fast(r, c.params, picks)) if a.fast else None
+    reps = _replicated_rows(a, evidence, c.params, rows) if n >= MIN_UNITS else None
     low, high = bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=n_boot, seed=seed,
-                          fast=fast)
+                          fast=fast, replicates=reps)
     why = (f"only {n} encoder × dataset pair{'s' if n != 1 else ''}, too few for an interval"
            if n < MIN_UNITS else "")
-    return Verdict(c, decide(c.rule, low, high), value, low, high, n, why)
+    return Verdict(c, decide(c.rule, low, high), value, low, high, n, why,
+                   OVER_IMAGES if reps else OVER_PAIRS)
 
 
 def verdicts(evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0,
@@ -439,8 +481,10 @@ def verdict_table(vs: list[Verdict], link: Callable[[str], str] = lambda ch: ch)
     lines = ["| the paper's claim | where in the paper | verdict here | statistic: value [95 % interval] | chapter |",
              "|---|---|---|---|---|"]
     for v in vs:
+        notes = [x for x in (v.reason, "pairs only" if v.over == OVER_PAIRS and np.isfinite(v.ci_low) else "")
+                 if x]
         value = (v.reason if v.verdict in ("not testable", DEFERRED)
-                 else f"{v.interval}{' (' + v.reason + ')' if v.reason else ''}")
+                 else f"{v.interval}{' (' + '; '.join(notes) + ')' if notes else ''}")
         lines.append(f"| {v.claim.claim} | {v.claim.where} | **{v.verdict}** | "
                      f"{v.claim.statistic}: {value} | {link(v.claim.chapter)} |")
     return lines

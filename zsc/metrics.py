@@ -40,6 +40,18 @@ skm = _LazyModule("sklearn.metrics")
 KNN_KS = (1, 10, 20, 100, 200)
 KNN_TEMPERATURE = 0.07
 SILHOUETTE_MAX_SAMPLES = 20_000  # exact (blocked) up to this many points, seeded subsample above
+# Image-level uncertainty: each score is also stored for this many bootstrap resamples of the
+# images (column `<score>_draws`), so an analysis can carry the images' spread into its interval.
+IMAGE_DRAWS = 20
+IMAGE_DRAW_SEED = 0
+DRAWS = "_draws"
+
+
+def image_draws(n: int, n_draws: int = IMAGE_DRAWS) -> np.ndarray:
+    """Indices of `n_draws` bootstrap resamples of n images, (n_draws, n). A function of n alone:
+    every row scored on the same images (an encoder × dataset's clusterers and seeds, its kNN
+    probe) resamples them alike, so replicate r of one row pairs with replicate r of another."""
+    return np.random.default_rng([IMAGE_DRAW_SEED, int(n)]).integers(0, max(int(n), 1), (n_draws, int(n)))
 
 
 # --------------------------------------------------------------------------- label agreement
@@ -138,6 +150,12 @@ def ami_true(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return mutual_info_parts(y_true, y_pred).ami_true
 
 
+def ami_draws(y_true: np.ndarray, y_pred: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """AMI of each bootstrap resample of the images (`draws`: resamples × n indices)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return np.array([ami(y_true[i], y_pred[i]) for i in draws])
+
+
 def clustering_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Clustering accuracy (ACC), the deep-clustering papers' headline metric: the fraction of
     points whose cluster maps to their class under the best one-to-one matching of clusters to
@@ -177,6 +195,7 @@ class Silhouette:
     n_used: int
     stderr: float = 0.0
     reason: str = ""  # why value is NaN, if it is
+    draws: tuple[float, ...] = ()  # the mean over each image resample (`silhouette(draws=)`)
 
 
 def silhouette_exact(X: np.ndarray, labels: np.ndarray, *, metric: str = "euclidean",
@@ -278,7 +297,8 @@ def _silhouette_rows(sums: np.ndarray, own: np.ndarray, counts: np.ndarray) -> n
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray, *, metric: str = "euclidean",
-               max_samples: int | None = SILHOUETTE_MAX_SAMPLES, seed: int = 0) -> Silhouette:
+               max_samples: int | None = SILHOUETTE_MAX_SAMPLES, seed: int = 0,
+               draws: np.ndarray | None = None) -> Silhouette:
     """Silhouette of `labels` in the space `X`: exact up to `max_samples` points, above that an
     unbiased seeded estimate. NaN with a reason when undefined.
 
@@ -287,12 +307,17 @@ def silhouette(X: np.ndarray, labels: np.ndarray, *, metric: str = "euclidean",
     population). It is not the silhouette *of a subsample* (scikit-learn's `sample_size`), whose
     b(i) — a minimum over clusters of means over few points — is biased low when clusters are
     many (−25 standard errors at 1,000 clusters, benchmarks/README.md).
+
+    `draws` (resamples × n image indices, `image_draws`): also the mean of the points' own
+    silhouettes over each resample, when every point was scored (NaN otherwise).
     """
-    return silhouette_nested(X, [labels], metric=metric, max_samples=max_samples, seed=seed)[0]
+    return silhouette_nested(X, [labels], metric=metric, max_samples=max_samples, seed=seed,
+                             draws=draws)[0]
 
 
 def silhouette_nested(X: np.ndarray, label_sets: Sequence[np.ndarray], *, metric: str = "euclidean",
-                      max_samples: int | None = SILHOUETTE_MAX_SAMPLES, seed: int = 0) -> list[Silhouette]:
+                      max_samples: int | None = SILHOUETTE_MAX_SAMPLES, seed: int = 0,
+                      draws: np.ndarray | None = None) -> list[Silhouette]:
     """`silhouette` of each of several nested partitions (the cuts of one tree), the distances
     computed once (`silhouette_samples_nested`); the same rows are sampled for each."""
     sets = [np.asarray(lab) for lab in label_sets]
@@ -314,7 +339,8 @@ def silhouette_nested(X: np.ndarray, label_sets: Sequence[np.ndarray], *, metric
         per_point = silhouette_samples_nested(X, [sets[i] for i in todo], rows, metric=metric)
         for i, v in zip(todo, per_point, strict=True):
             if not sample:
-                out[i] = Silhouette(float(v.mean()), n)
+                resampled = tuple(float(x) for x in v[draws].mean(axis=1)) if draws is not None else ()
+                out[i] = Silhouette(float(v.mean()), n, draws=resampled)
                 continue
             m = len(v)
             fpc = math.sqrt(1.0 - m / n)
@@ -326,12 +352,21 @@ def silhouette_nested(X: np.ndarray, label_sets: Sequence[np.ndarray], *, metric
 # --------------------------------------------------------------------------- kNN probing
 def knn_accuracy(
     train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+    ks: Sequence[int] = KNN_KS, **kw: Any,
+) -> dict[int, float]:
+    """Weighted kNN accuracy (DINO's) at each k: the mean of `knn_correct`."""
+    return {k: float(c.mean()) for k, c in knn_correct(train_x, train_y, test_x, test_y, ks, **kw).items()}
+
+
+def knn_correct(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
     ks: Sequence[int] = KNN_KS, *, temperature: float = KNN_TEMPERATURE,
     block_bytes: int = 128 * 2**20, block_size: int | None = None,
     device: str | torch.device | None = None, dtype: torch.dtype | None = None,
-) -> dict[int, float]:
-    """Weighted kNN accuracy (DINO's): cosine similarity to the training set, top-k neighbours,
-    votes weighted by exp(sim / T); a k above the number of training points uses them all.
+) -> dict[int, np.ndarray]:
+    """Whether each test point's weighted kNN vote (DINO's) is right, per k: cosine similarity
+    to the training set, top-k neighbours, votes weighted by exp(sim / T); a k above the number
+    of training points uses them all.
 
     Blocked over test points: each (block, n_train) similarity block is about `block_bytes`
     (or `block_size` test rows, if given) and all blocks share one buffer (`torch.mm(out=)`).
@@ -357,7 +392,7 @@ def knn_accuracy(
     else:
         rows = max(1, block_bytes // (tr.element_size() * max(len(tr), 1)))
     test_y = np.asarray(test_y)
-    correct_at = dict.fromkeys(steps, 0)
+    correct_at = {kk: np.zeros(len(te), dtype=bool) for kk in steps}
     buf = torch.empty((min(rows, len(te)), len(tr)), dtype=dtype, device=dev)
     for s in range(0, len(te), rows):
         block = torch.nn.functional.normalize(te[s : s + rows], dim=1)
@@ -372,8 +407,8 @@ def knn_accuracy(
             votes.scatter_add_(1, votes_of[:, done:kk], weights[:, done:kk])
             done = kk
             pred = classes[votes.argmax(dim=1).cpu().numpy()]
-            correct_at[kk] += int((pred == truth).sum())
-    return {k: correct_at[min(k, kmax)] / len(te) for k in ks}
+            correct_at[kk][s : s + rows] = pred == truth
+    return {k: correct_at[min(k, kmax)] for k in ks}
 
 
 # --------------------------------------------------------------------------- one clustering
@@ -382,12 +417,15 @@ def score_clustering(
     spaces: Mapping[str, np.ndarray] | None = None,
     hierarchy: Mapping[str, np.ndarray] | None = None,
     silhouette_max_samples: int | None = SILHOUETTE_MAX_SAMPLES, seed: int = 0,
+    draws: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Every metric of one clustering as a flat dict (one results row's metric columns);
     `y_true` None (no labels): the label metrics are NaN.
 
     `spaces` maps a name to the embedding the silhouette is measured in, e.g.
     {"original": X, "umap": X_umap}; each gives `silhouette_<name>` (+ `_n`, `_stderr`, `_reason`).
+    `draws` (`image_draws(n)`): AMI, each level's AMI and each silhouette also over every image
+    resample, as a list in the column of that name + `DRAWS` (the images' spread of the score).
     """
     y_pred = np.asarray(y_pred)
     clustered = y_pred >= 0
@@ -412,8 +450,14 @@ def score_clustering(
         row["ami_clustered"] = ami(y_true[clustered], y_pred[clustered])
     else:
         row["ami_clustered"] = row["ami"] if clustered.all() else float("nan")
+    nan_draws = [float("nan")] * (0 if draws is None else len(draws))
+    resampled: dict[str, list[float]] = {}
+    if draws is not None:
+        resampled["ami"] = nan_draws if y_true is None else ami_draws(y_true, y_pred, draws).tolist()
     for name, X in (spaces or {}).items():
-        sil = silhouette(X, y_pred, max_samples=silhouette_max_samples, seed=seed)
+        sil = silhouette(X, y_pred, max_samples=silhouette_max_samples, seed=seed, draws=draws)
+        if draws is not None:
+            resampled[f"silhouette_{name}"] = list(sil.draws) or nan_draws
         row[f"silhouette_{name}"] = sil.value
         row[f"silhouette_{name}_n"] = sil.n_used
         row[f"silhouette_{name}_stderr"] = sil.stderr
@@ -421,4 +465,9 @@ def score_clustering(
     for level, vals in hierarchy_ami(hierarchy or {}, y_pred).items():
         row[f"ami_level_{level}"] = vals["ami"]
         row[f"ami_true_level_{level}"] = vals["ami_true"]
+        if draws is not None and hierarchy is not None:
+            same = y_true is not None and np.array_equal(hierarchy[level], y_true)
+            resampled[f"ami_level_{level}"] = (
+                resampled["ami"] if same else ami_draws(hierarchy[level], y_pred, draws).tolist())
+    row.update({f"{name}{DRAWS}": v for name, v in resampled.items()})
     return row

@@ -27,11 +27,13 @@ from .embed import Embeddings, check_run_values, embed
 from .encoders import get_encoder
 from .errors import InvalidParameterError
 from .metrics import (
+    DRAWS,
     KNN_KS,
     KNN_TEMPERATURE,
     SILHOUETTE_MAX_SAMPLES,
     ami,
-    knn_accuracy,
+    image_draws,
+    knn_correct,
     score_clustering,
 )
 from .reduce import UMAP_PAPER, ReducerConfig, fit_to_shape, reduce
@@ -154,6 +156,7 @@ def run(
     emb = embed(encoder, dataset, split, n_samples=n_samples, seed=sample_seed, cache_dir=cache_dir,
                 device=device, weights=weights, progress=progress)
     n_classes = int(len(set(emb.labels.tolist())))
+    draws = image_draws(len(emb.labels)) if ds.labelled else None  # the images' spread of each score
     seed42_umap: list[np.ndarray] = []  # made once, only if a run did not cluster on UMAP
     rows = []
     for name in names:
@@ -174,6 +177,7 @@ def run(
         row.update(score_clustering(
             emb.labels if ds.labelled else None, res.labels, spaces=spaces,
             hierarchy=emb.hierarchy, silhouette_max_samples=silhouette_max_samples, seed=seed,
+            draws=draws,
         ))
         if "umap42" not in spaces:  # the same space: the same numbers
             row.update({k.replace("silhouette_umap", "silhouette_umap42"): v for k, v in list(row.items())
@@ -257,11 +261,13 @@ def knn(
     t0 = time.perf_counter()
     te = embed(encoder, dataset, "test", n_samples=n_samples, seed=seed, device=device, progress=progress)
     tr = embed(encoder, memory, "train", n_samples=n_train, seed=seed, device=device, progress=progress)
-    acc = knn_accuracy(tr.features, tr.labels, te.features, memory_labels(dataset, te.labels), ks,
-                       device=device)
+    correct = knn_correct(tr.features, tr.labels, te.features, memory_labels(dataset, te.labels), ks,
+                          device=device)
+    draws = image_draws(len(te.labels))  # the same resamples as the clustering rows of these images
     spec = get_encoder(encoder)
     row = dict(cfg, encoder_family=spec.family, encoder_method=spec.method, encoder_tier=spec.tier,
                knn_memory=memory, time_knn=time.perf_counter() - t0,
-               **{f"knn_acc_k{k}": float(v) for k, v in acc.items()})
+               **{f"knn_acc_k{k}": float(v.mean()) for k, v in correct.items()},
+               **{f"knn_acc_k{k}{DRAWS}": v[draws].mean(axis=1).tolist() for k, v in correct.items()})
     row["run_key"] = store.append(row)
     return row

@@ -71,7 +71,7 @@ def _run_knn(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
               seed=int(p.get("seed", 0)), ks=p.get("ks", KNN_KS), store=results / "knn",
               device=p.get("device"), progress=False)
     return {"artifacts": [str(results / "knn" / f"{row['run_key']}.parquet")],
-            **{k: v for k, v in row.items() if k.startswith("knn_acc_")}}
+            **{k: v for k, v in row.items() if k.startswith("knn_acc_") and not k.endswith("_draws")}}
 
 
 def _check_cluster(p: Mapping[str, Any]) -> None:

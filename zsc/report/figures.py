@@ -187,19 +187,29 @@ def heatmaps(df: pd.DataFrame, value: str = "ami", facet: str = "dataset", col_w
     return fig
 
 
-def rank_plot(enc_rank: pd.DataFrame, clu_rank: pd.DataFrame) -> Figure:
-    """Each dataset's rank (dots) and the mean rank (bar) of every encoder and clusterer."""
+def rank_plot(enc_rank: pd.DataFrame, clu_rank: pd.DataFrame,
+              intervals: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)) -> Figure:
+    """Each dataset's rank (dots) and the mean rank (bar) of every encoder and clusterer;
+    `intervals` (`analysis.mean_rank_interval`, low/high per name) as error bars on the bars."""
     sizes = (len(enc_rank.columns), len(clu_rank.columns))
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 0.3 * max(sizes) + 1.2), layout="constrained",
                              width_ratios=(1.25, 1))
-    for ax, ranks, what in zip(axes, (enc_rank, clu_rank), ("encoder", "clusterer"), strict=True):
-        order = list(analysis.mean_rank(ranks).index)
+    for ax, ranks, what, iv in zip(axes, (enc_rank, clu_rank), ("encoder", "clusterer"), intervals,
+                                   strict=True):
+        mean = analysis.mean_rank(ranks)
+        order = list(mean.index)
         long = ranks.reset_index().melt(id_vars=ranks.index.name or "index", var_name=what,
                                         value_name="rank")
         sns.barplot(data=long, y=what, x="rank", order=order, errorbar=None, color="0.85", ax=ax)
+        if iv is not None:
+            lo, hi = iv["low"].reindex(order).to_numpy(), iv["high"].reindex(order).to_numpy()
+            m = mean.to_numpy()
+            ax.errorbar(m, np.arange(len(order)), xerr=[np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)],
+                        fmt="none", ecolor="0.2", elinewidth=1.2, capsize=3, zorder=3)
         sns.stripplot(data=long, y=what, x="rank", order=order, hue=ranks.index.name or "index",
                       size=5, jitter=0.15, ax=ax, legend=what == "clusterer")
-        ax.set_xlabel("rank within a dataset (1 = best; bar: mean)")
+        ax.set_xlabel("rank within a dataset (1 = best; bar: mean"
+                      + ("; whisker: over images)" if iv is not None else ")"))
         ax.set_ylabel("")
         ax.set_title(f"{what}s")
         ax.set_xlim(0, max(sizes[0] if what == "encoder" else sizes[1], 1) + 0.5)

@@ -82,6 +82,7 @@ def verdict_summary(res: Any, knn: Any, sweep: Any) -> list[str]:
     """The paper's claims against this build (`zsc.claims`): verdict, value with its 95 %
     interval, and a link to the chapter that shows the evidence."""
     from .. import claims
+    from ..metrics import IMAGE_DRAWS
 
     vs = claims.verdicts(claims.Evidence(res, knn, sweep), deferred={
         "cut_gap": "needs a silhouette sweep of candidate cuts per encoder × dataset, computed in "
@@ -89,8 +90,10 @@ def verdict_summary(res: Any, knn: Any, sweep: Any) -> list[str]:
     counts = ", ".join(f"{sum(v.verdict == k for v in vs)} {k}" for k in (*claims.VERDICTS, claims.DEFERRED))
     return ["### The paper's claims in this build", "",
             f"Each claim of the paper, decided from this build's results ({counts}): a verdict is "
-            "*reproduced* or *contradicted* when the 95 % bootstrap interval over encoder × dataset "
-            "pairs lies wholly on one side of the claim's rule, *inconclusive* when it does not, "
+            "*reproduced* or *contradicted* when the 95 % bootstrap interval — over encoder × dataset "
+            f"pairs and over images, each resample of the pairs scored on one of the {IMAGE_DRAWS} "
+            "image resamples every row stores (where a value says *pairs only*, its rows have "
+            "none) — lies wholly on one side of the claim's rule, *inconclusive* when it does not, "
             "*not testable* when this profile lacks the rows (`zsc/resources/claims.yaml` holds each "
             "claim, its source in the paper and its rule; the thresholds are this project's).", "",
             *claims.verdict_table(vs, link=_chapter_link)]
