@@ -299,3 +299,24 @@ def test_mean_rank_interval_spans_the_image_resamples():
     assert iv.loc["dino", "low"] == 1 and iv.loc["dino", "high"] == 2
     assert iv.loc["moco", "low"] == 1 and iv.loc["moco", "high"] == 2
     assert iv.loc["vicreg", "low"] > 2  # the rest stay behind both
+
+
+def test_ami_knn_checks_find_a_correlation_made_by_dataset_difficulty():
+    """AMI and kNN accuracy that agree only on which dataset is harder: pooled ρ is high, within
+    each dataset it is not; the untrained encoders (here `moco2`, made random) are left out."""
+    names = [*ENCODERS, *(f"{e}_b" for e in ENCODERS)]  # 12 encoders: enough pairs per dataset
+    shuffled = {e: (5 * i) % len(names) for i, e in enumerate(names)}  # an order unrelated to AMI's
+
+    def ami(e, d, c, s):
+        return list(DATASETS).index(d) * 0.2 + names.index(e) * 0.01
+    one = frame()
+    res = pd.concat([one, one.assign(encoder=one["encoder"] + "_b")], ignore_index=True)
+    res["ami"] = [ami(r.encoder, r.dataset, r.clusterer, r.seed) for r in res.itertuples()]
+    res.loc[res["encoder"] == "moco2", "encoder_method"] = "random"
+    knn = pd.DataFrame([{"encoder": e, "dataset": d, "knn_acc_k20": list(DATASETS).index(d) * 0.2 + shuffled[e] * 0.01}
+                        for e in names for d in DATASETS])
+    checks = analysis.ami_knn_checks(res, knn)
+    assert checks.loc["every pair (the verdict's)", "median ρ"] > 0.8
+    assert abs(checks.loc["within each dataset", "median ρ"]) < 0.3
+    assert checks.loc["within each dataset", "pairs each"] == len(names)
+    assert checks.loc["without random-init encoders and raw pixels", "pairs each"] == (len(names) - 1) * len(DATASETS)
