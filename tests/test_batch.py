@@ -395,12 +395,14 @@ def test_the_time_is_said_per_job_kind_and_stage():
 
 
 def test_a_profile_extends_another(tmp_path):
-    """offline_full states only what it adds to offline (a third seed, a larger kNN memory, its own
-    results folder); a profile file may extend a shipped one; a cycle is refused."""
+    """offline_full states only what it adds to offline (a third seed, whole train splits as the
+    kNN memory of every encoder but EfficientNet-Lite0, its own results folder); a profile file
+    may extend a shipped one; a cycle is refused."""
     base, full = profiles.load_profile("offline"), profiles.load_profile("offline_full")
     assert full["profile"] == "offline_full" and full["results_dir"] == "_build/results/offline_full"
     assert full["cluster_seeds"] == [0, 1, 2] and base["cluster_seeds"] == [0, 1]
-    assert full["knn_n_train"] == 10 * base["knn_n_train"]
+    assert full["knn_n_train"] is None and base["knn_n_train"] == 1000  # None: the whole split
+    assert set(full["encoders"]) - set(full["knn_encoders"]) == {"efficientnet_lite0"}
     same = {k for k in base if k not in ("profile", "description", "cluster_seeds", "knn_n_train", "results_dir")}
     assert same and all(full[k] == base[k] for k in same)
     mine = tmp_path / "mine.yaml"
@@ -413,3 +415,20 @@ def test_a_profile_extends_another(tmp_path):
     loop.write_text(f"extends: {loop}\n")
     with pytest.raises(InvalidParameterError, match="a cycle"):
         profiles.load_profile(str(loop))
+
+
+def test_knn_encoders_limit_the_knn_jobs_and_say_so():
+    """`knn_encoders` probes only the encoders it names (their train-split embeddings only); the
+    others are clustered and named as left out of kNN; a name outside the profile is refused."""
+    prof = dict(profiles.load_profile("smoke"), knn_encoders=["pixels"], knn_n_train=None)
+    stages, skipped = profiles.stages(prof)
+    by: dict = {}
+    for s in stages:  # the main grid's stage of each kind (a reducer sweep adds a second cluster stage)
+        by.setdefault(s["kind"], s)
+    assert {j["encoder"] for j in by["knn"]["list"]} == {"pixels"}
+    trains = [j for j in by["embed"]["list"] if j.get("split") == "train"]
+    assert trains and {j["encoder"] for j in trains} == {"pixels"}
+    assert {j["encoder"] for j in by["cluster"]["list"]} == set(prof["encoders"])
+    assert "knn_encoders" in skipped["zoo_random_resnet (kNN)"]
+    with pytest.raises(InvalidParameterError, match="knn_encoders: nope"):
+        profiles.stages(dict(prof, knn_encoders=["nope"]))

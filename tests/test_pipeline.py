@@ -53,13 +53,13 @@ def test_knn_of_an_imagenet_variant_uses_imagenet_train_as_memory(tmp_path, monk
     make_fake_paper_root(tmp_path / "data")
     monkeypatch.setenv("ZSC_DATA_DIR", str(tmp_path / "data"))
     seen = {}
-    real = pipeline.knn_accuracy
+    real = pipeline.knn_correct
 
     def spy(train_x, train_y, test_x, test_y, ks, **kw):  # noqa: ANN001, ANN003
         seen.update(train=len(train_y), test_labels=set(test_y.tolist()))
         return real(train_x, train_y, test_x, test_y, ks, **kw)
 
-    monkeypatch.setattr(pipeline, "knn_accuracy", spy)
+    monkeypatch.setattr(pipeline, "knn_correct", spy)
     row = pipeline.knn("pixels", "imagenet_r", ks=[1], store=tmp_path / "knn", progress=False)
     assert row["knn_memory"] == "imagenet" and 0 <= row["knn_acc_k1"] <= 1
     assert seen["train"] == 6  # the fake ImageNet train split: 3 classes x 2 images

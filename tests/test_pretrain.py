@@ -114,8 +114,24 @@ def test_pretrain_modules_import_without_cycles():
 def test_recipes_cover_the_registry():
     assert set(TRAIN_ORDER) == set(zoo.MEMBERS) and len(TRAIN_ORDER) == len(zoo.MEMBERS)
     for name, r in RECIPES.items():
-        assert zoo.MEMBER_TABLE[name] == (r.kind, r.method)
+        base = zoo.FINE_TUNED_FROM.get(name)
+        assert r.init_from == base and "_ft_" in name if base else "_ft_" not in name
+        assert zoo.MEMBER_TABLE[name] == (r.kind, zoo.MEMBER_TABLE[base][1] if base else r.method)
         assert r.trainable and r.epochs > 0 and r.patience >= 1 and r.eval_every <= 1
+        assert TRAIN_ORDER.index(name) > TRAIN_ORDER.index(base) if base else True
+
+
+@pytest.mark.parametrize("name", sorted(zoo.FINE_TUNED_FROM))
+def test_fine_tuning_starts_from_its_self_supervised_member(name, tiny):
+    """A fine-tuned member's first state is its base member's shipped backbone, trained on with
+    labels (the supervised objective), never a fresh init."""
+    recipe = RECIPES[name]
+    assert recipe.method == "supervised"
+    base = zoo.load_backbone(recipe.kind, zoo.weights_path(recipe.init_from), who=recipe.init_from)
+    res = trainer.train(recipe, tiny[0][:32], tiny[1][:32], steps=1, progress=False, threads=1)
+    start = base.state_dict()
+    assert res.initial_state.keys() == start.keys()
+    assert all(torch.equal(res.initial_state[k], v) for k, v in start.items())
 
 
 def test_heldout_split_is_fixed_and_disjoint():
@@ -289,6 +305,7 @@ def test_card_records_the_run(tiny, tmp_path):
     assert card["curve"] == res.curve and len(card["curve"]) == 3
     assert card["images_seen"] == 4 * 16 and card["device"] == "cpu" and card["threads"] == [1]
     assert card["weights_sha256"] == sha256_file(path)
+    assert 0 < card["train_cpu_seconds"] and card["fine_tuned_from"] is None  # wall and CPU time
     json.dumps(card)  # serialisable
 
 

@@ -83,7 +83,7 @@ def test_members_are_registered():
     specs = {s.name: s for s in list_encoders(tier="zoo")}
     assert set(specs) == set(zoo.MEMBERS) == {
         "zoo_supervised_resnet", "zoo_mocov3_resnet", "zoo_dino_resnet", "zoo_vicreg_resnet",
-        "zoo_random_resnet", "zoo_supervised_vit", "zoo_mocov3_vit", "zoo_dino_vit",
+        "zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet", "zoo_vicreg_ft_resnet", "zoo_random_resnet", "zoo_supervised_vit", "zoo_mocov3_vit", "zoo_dino_vit",
         "zoo_mae_vit", "zoo_random_vit",
     }
     for name, spec in specs.items():
@@ -318,3 +318,12 @@ def test_the_zoo_page_reads_every_card():
     fig = figures.zoo_curves(cards)
     lines = sum(len(ax.lines) for ax in fig.axes)
     assert lines == sum(1 for c in cards if c.get("curve"))  # one curve per trained member
+    tuned = [c for c in cards if c.get("fine_tuned_from")]
+    assert {c["name"] for c in tuned} == set(zoo.FINE_TUNED_FROM)  # every fine-tuned member ships
+    dashed = [ln for ax in fig.axes for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert len(dashed) == len(tuned)
+    for c, ln in zip(tuned, dashed, strict=True):  # each continues its member from the shipped point
+        base = next(b for b in cards if b["name"] == c["fine_tuned_from"])
+        assert ln.get_xdata()[0] == pytest.approx(base["exported_point"]["images_seen"] / 1e3)
+        assert c["curve"][0]["knn_k20"] == pytest.approx(base["exported_point"]["knn_k20"], abs=1e-3)
+        assert c["train_cpu_seconds"] > 0 and table.loc[c["name"], "method"].endswith("fine-tuned")

@@ -151,9 +151,51 @@ def ami_true(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def ami_draws(y_true: np.ndarray, y_pred: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """AMI of each bootstrap resample of the images (`draws`: resamples × n indices)."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return np.array([ami(y_true[i], y_pred[i]) for i in draws])
+    """`ami` of each bootstrap resample of the images (`draws`: resamples × n indices), all at
+    once: one contingency table per resample from one `bincount`, and E[MI] of every resample's
+    cells in one flat pass (`_emi_many`). A resample costs ~0.2 ms instead of `ami`'s ~2.5."""
+    _, t = np.unique(np.asarray(y_true), return_inverse=True)
+    _, p = np.unique(np.asarray(y_pred), return_inverse=True)
+    t, p = t.reshape(-1), p.reshape(-1)
+    draws = np.asarray(draws)
+    m, n = draws.shape
+    n_t, n_p = int(t.max()) + 1, int(p.max()) + 1
+    cells = (np.arange(m)[:, None] * (n_t * n_p) + (t * n_p + p)[draws]).ravel()
+    c = np.bincount(cells, minlength=m * n_t * n_p).reshape(m, n_t, n_p).astype(np.float64)
+    a, b = c.sum(axis=2), c.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mi = np.nansum(c / n * np.log(n * c / (a[:, :, None] * b[:, None, :])), axis=(1, 2))
+        h_a = -np.nansum(a / n * np.log(a / n), axis=1)
+        h_b = -np.nansum(b / n * np.log(b / n), axis=1)
+    emi = _emi_many(a, b, n)
+    k_a, k_b = (a > 0).sum(axis=1), (b > 0).sum(axis=1)
+    out = np.array([_ratio(mi[i] - emi[i], (h_a[i] + h_b[i]) / 2 - emi[i]) for i in range(m)])
+    out[(k_a == 1) | (k_b == 1)] = 0.0  # as `ami`: one class or one cluster explains nothing
+    out[(k_a == 1) & (k_b == 1)] = 1.0
+    return out
+
+
+def _emi_many(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """`expected_mutual_information` of many labelings of n points at once (`a`: m × classes,
+    `b`: m × clusters, sizes; zeros allowed): every cell's range of counts laid end to end. All
+    arguments of log Γ and log are integers 0..n+1, so both are looked up, not evaluated."""
+    from scipy.special import gammaln
+
+    n = int(n)
+    lg = gammaln(np.arange(n + 2, dtype=np.float64))  # lg[k] = log((k - 1)!)
+    with np.errstate(divide="ignore"):
+        log = np.log(np.arange(n + 1, dtype=np.float64))
+    rep, i, j = np.nonzero((a[:, :, None] > 0) & (b[:, None, :] > 0))
+    ai, bj = a[rep, i].astype(np.int64), b[rep, j].astype(np.int64)
+    start = np.maximum(1, ai + bj - n)
+    width = np.maximum(np.minimum(ai, bj) - start + 1, 0)
+    owner = np.repeat(np.arange(len(ai)), width)
+    nij = start[owner] + (np.arange(int(width.sum())) - np.repeat(np.cumsum(width) - width, width))
+    fixed = lg[ai + 1] + lg[n - ai + 1] + lg[bj + 1] + lg[n - bj + 1] - lg[n + 1]
+    A, B = ai[owner], bj[owner]
+    log_p = fixed[owner] - lg[nij + 1] - lg[A - nij + 1] - lg[B - nij + 1] - lg[n - A - B + nij + 1]
+    term = nij / n * (log[n] + log[nij] - log[A] - log[B]) * np.exp(log_p)
+    return np.bincount(rep[owner], weights=term, minlength=len(a))
 
 
 def clustering_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -59,6 +59,7 @@ def make_card(spec: EncoderSpec, recipe: Recipe | None, result: TrainResult | No
         "tier": spec.tier,
         "family": spec.family,
         "method": spec.method,
+        "fine_tuned_from": recipe.init_from if trainable else None,
         "backbone": models.BACKBONE_DESCRIPTIONS[spec_kind],
         "dim": spec.dim,
         "n_parameters": models.n_parameters(backbone),
@@ -77,6 +78,8 @@ def make_card(spec: EncoderSpec, recipe: Recipe | None, result: TrainResult | No
         "batch_size": recipe.batch_size if trainable else None,
         "images_seen": result.images_seen if result else 0,
         "train_seconds": round(result.seconds, 1) if result else 0.0,
+        # CPU time of the same steps (all threads); absent from cards made before it was kept
+        "train_cpu_seconds": round(result.cpu_seconds, 1) if result and result.cpu_seconds else None,
         "curve_eval_seconds": round(result.eval_seconds, 1) if result else None,
         "stop_reason": result.stop_reason if result else None,
         "cooldown": ({"start_step": result.cooldown["start"], "end_step": result.cooldown["end"],
@@ -173,9 +176,15 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
         "member": c["name"], "epochs": c.get("epochs"),
         "images (k)": None if c.get("images_seen") is None else round(c["images_seen"] / 1e3),
         "minutes": None if c.get("train_seconds") is None else round(c["train_seconds"] / 60, 1),
+        "CPU minutes": None if c.get("train_cpu_seconds") is None else round(c["train_cpu_seconds"] / 60, 1),
         "stopped": _status(c, short=True), "kNN@20": c.get("knn_accuracy_k20"), "target": target(c),
-        "method": c.get("method"),
+        "method": method_label(c),
     } for c in cards]).set_index("member")
+
+
+def method_label(card: dict[str, Any]) -> str:
+    """The member's method, and that labels fine-tuned it after (`fine_tuned_from`)."""
+    return f"{card.get('method')}, fine-tuned" if card.get("fine_tuned_from") else str(card.get("method"))
 
 
 def _fmt(v: Any, spec: str = "") -> str:
@@ -194,7 +203,8 @@ def target(card: dict[str, Any]) -> float | None:
     if card.get("method") == "random":
         return None
     kind = "resnet" if card.get("family") == "ResNet-small" else "vit"
-    return TARGETS.get((kind, card.get("method")), SSL_TARGETS[kind])
+    method = "supervised" if card.get("fine_tuned_from") else card.get("method")  # labels seen
+    return TARGETS.get((kind, method), SSL_TARGETS[kind])
 
 
 # stop reason -> (words for the README, words for the book's narrow table)
@@ -217,7 +227,7 @@ def _status(c: dict[str, Any], short: bool = False) -> str:
 
 
 def readme_table(cards: list[dict[str, Any]]) -> str:
-    head = ("| member | family | method | params | epochs | images seen | train time (s) "
+    head = ("| member | family | method | params | epochs | images seen | train wall / CPU (s) "
             "| threads | kNN acc. k=20 | target | stopped | weights sha256[:16] |\n"
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n")
     rows = []
@@ -226,9 +236,9 @@ def readme_table(cards: list[dict[str, Any]]) -> str:
         threads = c.get("threads")
         threads = ",".join(map(str, threads)) if isinstance(threads, list) else _fmt(threads)
         rows.append(
-            f"| `{c['name']}` | {c['family']} | {c['method']} | {_fmt(c.get('n_parameters'), ',')} "
+            f"| `{c['name']}` | {c['family']} | {method_label(c)} | {_fmt(c.get('n_parameters'), ',')} "
             f"| {_fmt(c.get('epochs'))} | {_fmt(c.get('images_seen'), ',')} "
-            f"| {_fmt(c.get('train_seconds'), '.0f')} | {threads} "
+            f"| {_fmt(c.get('train_seconds'), '.0f')} / {_fmt(c.get('train_cpu_seconds'), '.0f')} | {threads} "
             f"| {_fmt(c.get('knn_accuracy_k20'), '.4f')} | {_fmt(target(c), '.2f')} | {_status(c)} "
             f"| {sha[:16] if sha else '(random init, no file)'} |"
         )
@@ -253,7 +263,10 @@ def readme_text(cards: list[dict[str, Any]]) -> str:
         "the test split (10,000), through `zsc.embed`. `knn_check` in a card is the same figure on a\n"
         "2,000-image test subsample with its stated error; tests/test_zoo.py reproduces it from the\n"
         "shipped weights. Targets (issue 14): supervised ResNet 0.90, supervised ViT 0.86,\n"
-        "self-supervised ResNet 0.87, self-supervised ViT 0.80.\n\n"
+        "self-supervised ResNet 0.87, self-supervised ViT 0.80. A fine-tuned member (`_ft_`,\n"
+        "issue 21) starts from a released self-supervised member's backbone and trains on with\n"
+        "labels (cross-entropy, `init_from` in its recipe); its epochs and images seen are the\n"
+        "fine-tuning's, and its target the supervised one.\n\n"
         "## Training and resuming\n\n"
         "Training runs on the CPU with one torch thread, resumable: every curve point (and every two\n"
         "minutes, and on SIGTERM) the full state is checkpointed atomically to\n"

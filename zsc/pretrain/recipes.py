@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..encoders.zoo import MEMBER_TABLE
+from ..encoders.zoo import FINE_TUNED_FROM, MEMBER_TABLE
 
 DEFAULT_SEED = 0
 KNN_K = 20  # the k of the kNN accuracy reported in the model cards and on the learning curve
@@ -60,6 +60,7 @@ class Recipe:
     patience: int = 3  # curve points without an improvement of min_delta before stopping
     min_delta: float = 0.002
     cooldown_epochs: float = 2.0  # once flat: learning rate linearly to 0 over these, then stop
+    init_from: str | None = None  # a shipped member whose backbone training starts from (fine-tuning)
 
     def option(self, key: str, default: Any) -> Any:
         return dict(self.options).get(key, default)
@@ -101,6 +102,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("zoo_dino_resnet", "resnet", "dino", epochs=16, lr=2e-3, augment=SSL_AUGMENT,
            options=(*_DINO_HEAD, *_MULTI_CROP, ("local_size", 14))),
     Recipe("zoo_vicreg_resnet", "resnet", "vicreg", epochs=16, lr=2e-3, augment=SSL_AUGMENT),
+    # fine-tuning: each self-supervised ResNet's shipped backbone trained on with labels, a lower
+    # peak rate (a quarter of the supervised member's) and a short cap, so that the features
+    # move towards the labels without forgetting where they started
+    *(Recipe(ft, "resnet", "supervised", epochs=6, batch_size=256, lr=5e-4,
+             augment=SUPERVISED_AUGMENT, init_from=base) for ft, base in FINE_TUNED_FROM.items()),
     Recipe("zoo_supervised_vit", "vit", "supervised", epochs=12, batch_size=256, lr=2e-3,
            augment=SUPERVISED_AUGMENT),
     Recipe("zoo_mocov3_vit", "vit", "mocov3", epochs=8, lr=1e-3, augment=SSL_AUGMENT),
@@ -111,18 +117,22 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
            augment=MAE_AUGMENT),
 ]}
 
-# every trainable member of the registry has exactly one recipe, of its kind and method
+# every trainable member of the registry has exactly one recipe, of its kind and method (a
+# fine-tuned member: the method of the member it starts from, trained on with labels)
 if {n for n, (_, m) in MEMBER_TABLE.items() if m != "random"} != set(RECIPES) or any(
-        MEMBER_TABLE[r.name] != (r.kind, r.method) for r in RECIPES.values()):
+        MEMBER_TABLE[r.name] != (r.kind, MEMBER_TABLE[r.init_from][1] if r.init_from else r.method)
+        or r.init_from != FINE_TUNED_FROM.get(r.name) or (r.init_from and r.method != "supervised")
+        for r in RECIPES.values()):
     raise RuntimeError("zsc.pretrain.recipes.RECIPES does not match zsc.encoders.zoo.MEMBER_TABLE")
 
 
 # the order `zsc zoo train --all` trains members in: the self-supervised ResNets (below target,
-# cheapest to improve) first, the supervised ResNet, the MAE ViT (cheap: it encodes a quarter of
+# cheapest to improve) first, the supervised ResNet, the fine-tuned ResNets (after the members
+# they start from), the MAE ViT (cheap: it encodes a quarter of
 # the tokens), then the costly ViTs; random twins (evaluation only) at the very end
 TRAIN_ORDER: tuple[str, ...] = (
     "zoo_mocov3_resnet", "zoo_dino_resnet", "zoo_vicreg_resnet", "zoo_supervised_resnet",
-    "zoo_mae_vit", "zoo_mocov3_vit", "zoo_dino_vit", "zoo_supervised_vit",
+    "zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet", "zoo_vicreg_ft_resnet", "zoo_mae_vit", "zoo_mocov3_vit", "zoo_dino_vit", "zoo_supervised_vit",
     "zoo_random_resnet", "zoo_random_vit",
 )
 if set(TRAIN_ORDER) != set(MEMBER_TABLE):

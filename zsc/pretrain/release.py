@@ -146,7 +146,8 @@ def result_from_checkpoint(name: str, ckpt_dir: str | Path | None = None):
                        list(st["losses"]), list(st["curve"]), best, bool(st["done"]),
                        st["stop_reason"] if st["done"] else "unfinished" + (
                            f" ({st['stop_reason']})" if st["stop_reason"] else ""),
-                       st["eval_seconds"], list(st["sessions"]), st.get("cooldown"))
+                       st["eval_seconds"], list(st["sessions"]), st.get("cooldown"),
+                       st.get("cpu_seconds", 0.0))
 
 
 def heldout_knn(name: str, weights: str | Path | None = None) -> float:

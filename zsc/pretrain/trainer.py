@@ -60,6 +60,7 @@ class TrainResult:
     eval_seconds: float = 0.0  # learning-curve evaluations over all sessions
     sessions: list[dict[str, Any]] = field(default_factory=list)
     cooldown: dict[str, Any] | None = None  # {"start", "end", "lr"}: where the curve went flat
+    cpu_seconds: float = 0.0  # CPU time of those training steps (all threads), over all sessions
 
 
 def _lr_at(step: int, total: int, recipe: Recipe) -> float:
@@ -159,6 +160,14 @@ class _Stop:
             signal.raise_signal(self.signal)
 
 
+def init_backbone(recipe: Recipe) -> nn.Module:
+    """The shipped backbone of `recipe.init_from`, in training mode (its weights must exist: a
+    fine-tuned member is trained after the member it starts from is released)."""
+    from ..encoders.zoo import load_backbone, weights_path
+
+    return load_backbone(recipe.kind, weights_path(str(recipe.init_from)), who=recipe.init_from or "").train()
+
+
 def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, *,
           heldout: tuple[np.ndarray, np.ndarray] | None = None, steps: int | None = None,
           ckpt_dir: str | os.PathLike[str] | None = None, resume: bool = False,
@@ -184,6 +193,8 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
         with torch.random.fork_rng(devices=[]), _Stop() as stop:
             torch.manual_seed(recipe.seed)
             backbone = models.build_backbone(recipe.kind)
+            if recipe.init_from:  # fine-tuning: start from that member's shipped backbone
+                backbone = init_backbone(recipe)
             method = METHOD_CLASSES[recipe.method](backbone, models.BACKBONE_DIMS[recipe.kind], recipe)
             initial = {k: v.detach().clone() for k, v in method.export().state_dict().items()}
             if recipe.kind == "resnet":  # conv nets run ~20 % faster channels-last on the CPU
@@ -199,7 +210,7 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
             memory = (np.asarray(images), np.asarray(labels)) if heldout is not None else None
 
             st: dict[str, Any] = {
-                "step": 0, "epoch": 0, "pos": 0, "order": None, "seen": 0, "seconds": 0.0,
+                "step": 0, "epoch": 0, "pos": 0, "order": None, "seen": 0, "seconds": 0.0, "cpu_seconds": 0.0,
                 "eval_seconds": 0.0, "losses": [], "curve": [], "best": None, "ref": -math.inf,
                 "since": 0, "done": False, "stop_reason": None, "sessions": [],
                 "cooldown": None,  # {"start", "end", "lr"} once the curve has flattened
@@ -303,7 +314,7 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                     break
                 if st["order"] is None:
                     st["order"] = torch.randperm(n)
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 s = st["pos"]
                 idx = st["order"][s * recipe.batch_size:(s + 1) * recipe.batch_size]
                 for g in opt.param_groups:
@@ -328,6 +339,7 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
                     st["pos"], st["order"] = 0, None
                 dt = time.perf_counter() - t0
                 st["seconds"] += dt
+                st["cpu_seconds"] += time.process_time() - c0
                 session["seconds"] += dt
                 bar.update(1)
                 if st["step"] % 10 == 0 or st["step"] == total:
@@ -367,4 +379,4 @@ def train(recipe: Recipe, images: np.ndarray, labels: np.ndarray | None = None, 
     return TrainResult(recipe, exported, initial, st["seconds"], st["step"], st["seen"],
                        list(st["losses"]), list(st["curve"]), best, bool(st["done"]),
                        st["stop_reason"] or "steps", st["eval_seconds"], list(st["sessions"]),
-                       st["cooldown"])
+                       st["cooldown"], st["cpu_seconds"])

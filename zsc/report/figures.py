@@ -58,11 +58,20 @@ FAMILY_DASHES = ("-", "--", ":", "-.")
 
 
 def encoder_colors(df: pd.DataFrame) -> dict[str, Any]:
-    """Each encoder's colour: its method's (`METHOD_COLORS`), else a palette colour."""
+    """Each encoder's colour: its method's (`METHOD_COLORS`; a fine-tuned encoder, `_ft_`, a
+    lighter shade of it, told apart from the member it started from), else a palette colour."""
+    from matplotlib.colors import to_rgb
+
+    from ..claims import FINE_TUNED
+
     methods = df.groupby("encoder")["encoder_method"].first() if "encoder_method" in df else {}
     names = sorted(df["encoder"].unique())
     spare = iter(sns.color_palette("tab20b", len(names)))
-    return {e: METHOD_COLORS.get(str(methods.get(e, "")), None) or next(spare) for e in names}
+    out = {}
+    for e in names:
+        color = METHOD_COLORS.get(str(methods.get(e, "")), None) or next(spare)
+        out[e] = tuple(0.45 + 0.55 * c for c in to_rgb(color)) if FINE_TUNED in e else color
+    return out
 
 
 def _palette(names: Sequence[str]) -> dict[str, Any]:
@@ -488,8 +497,10 @@ def baseline_bars(long: pd.DataFrame, metrics: Sequence[str]) -> Figure:
 def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
     """The zoo's learning curves: held-out kNN@20 against images seen, one panel per backbone
     family, one line per trained member (colour: method), the shipped point ringed and each
-    member's test-split kNN@20 as a dash at the right."""
+    member's test-split kNN@20 as a dash at the right. A fine-tuned member (`fine_tuned_from`)
+    is dashed and continues its member's curve from the shipped point it started from."""
     trained = [c for c in cards if c.get("curve")]
+    by_name = {c["name"]: c for c in trained}
     families = sorted({c["family"] for c in trained})
     fig, axes = plt.subplots(1, len(families), figsize=(WIDTH, 3.4), sharey=True, squeeze=False,
                              layout="constrained")
@@ -499,10 +510,14 @@ def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
         for c in (c for c in trained if c["family"] == fam):
             pts = pd.DataFrame(c["curve"])
             col = colors[c["method"]]
+            base = by_name.get(str(c.get("fine_tuned_from")))
+            start = ((base or {}).get("exported_point") or {}).get("images_seen", 0)
+            pts["images_seen"] += start
             ax.plot(pts["images_seen"] / 1e3, pts["knn_k20"], marker="o", ms=3, lw=1.5, color=col,
-                    label=c["method"])
+                    ls="--" if c.get("fine_tuned_from") else "-", label=c["method"])
             best = (c.get("exported_point") or {}).get("images_seen")
             if best is not None:
+                best += start
                 at = pts.loc[(pts["images_seen"] - best).abs().idxmin()]
                 ax.scatter(at["images_seen"] / 1e3, at["knn_k20"], s=70, facecolors="none",
                            edgecolors=col, linewidths=1.5)
@@ -513,7 +528,11 @@ def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
         ax.set_xlabel("images seen (thousands)")
     axes[0, 0].set_ylabel("held-out kNN@20")
     handles = [mpl.lines.Line2D([], [], color=colors[m], marker="o", ms=3) for m in methods]
-    _legend_below(fig, handles, methods, ncol=len(methods))
+    labels = list(methods)
+    if any(c.get("fine_tuned_from") for c in trained):
+        handles.append(mpl.lines.Line2D([], [], color="0.3", ls="--"))
+        labels.append("fine-tuned with labels")
+    _legend_below(fig, handles, labels, ncol=len(labels))
     return fig
 
 

@@ -40,6 +40,9 @@ MEMBER_TABLE: dict[str, tuple[str, str]] = {
     "zoo_mocov3_resnet": ("resnet", "mocov3"),
     "zoo_dino_resnet": ("resnet", "dino"),
     "zoo_vicreg_resnet": ("resnet", "vicreg"),
+    "zoo_mocov3_ft_resnet": ("resnet", "mocov3"),
+    "zoo_dino_ft_resnet": ("resnet", "dino"),
+    "zoo_vicreg_ft_resnet": ("resnet", "vicreg"),
     "zoo_random_resnet": ("resnet", "random"),
     "zoo_supervised_vit": ("vit", "supervised"),
     "zoo_mocov3_vit": ("vit", "mocov3"),
@@ -48,6 +51,14 @@ MEMBER_TABLE: dict[str, tuple[str, str]] = {
     "zoo_random_vit": ("vit", "random"),
 }
 MEMBERS: tuple[str, ...] = tuple(MEMBER_TABLE)
+# fine-tuned member -> the self-supervised member it starts from: that member's backbone trained
+# on with labels (cross-entropy) on the same split, as the paper's fine-tuned encoders (its
+# "_ft_" marks them for zsc.claims); its method stays the self-supervised one it began with
+FINE_TUNED_FROM: dict[str, str] = {
+    "zoo_mocov3_ft_resnet": "zoo_mocov3_resnet",
+    "zoo_dino_ft_resnet": "zoo_dino_resnet",
+    "zoo_vicreg_ft_resnet": "zoo_vicreg_resnet",
+}
 _METHOD_TITLES = {
     "supervised": "supervised (cross-entropy)", "mocov3": "MoCo v3", "dino": "DINO",
     "vicreg": "VICReg", "mae": "MAE", "random": "random init",
@@ -117,7 +128,9 @@ def _register(name: str) -> EncoderSpec:
         weights_id = shipped_weights_id(name)
         available = path.exists
         source = f"zsc:weights/zoo/{name}.safetensors"
-        desc = (f"{family} trained with {_METHOD_TITLES[method]} on the Fashion-MNIST train "
+        tuned = (f", then fine-tuned with labels (cross-entropy) from `{FINE_TUNED_FROM[name]}`"
+                 if name in FINE_TUNED_FROM else "")
+        desc = (f"{family} trained with {_METHOD_TITLES[method]}{tuned} on the Fashion-MNIST train "
                 f"split (offline zoo; see weights/zoo/{name}.json).")
     else:
         weights_id = f"zoo:{name}:random-seed{RANDOM_SEED}"
@@ -143,5 +156,5 @@ def get_member(name: str) -> EncoderSpec:
     return ENCODERS.get(name)
 
 
-__all__ = ["MEMBERS", "MEMBER_TABLE", "PREPROCESSING", "SPECS", "WEIGHTS_DIR", "card_path",
+__all__ = ["FINE_TUNED_FROM", "MEMBERS", "MEMBER_TABLE", "PREPROCESSING", "SPECS", "WEIGHTS_DIR", "card_path",
            "get_member", "is_trainable", "load_backbone", "read_card", "weights_path"]
