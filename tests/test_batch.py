@@ -403,7 +403,10 @@ def test_a_profile_extends_another(tmp_path):
     assert full["cluster_seeds"] == [0, 1, 2] and base["cluster_seeds"] == [0, 1]
     assert full["knn_n_train"] is None and base["knn_n_train"] == 1000  # None: the whole split
     assert set(full["encoders"]) - set(full["knn_encoders"]) == {"efficientnet_lite0"}
-    same = {k for k in base if k not in ("profile", "description", "cluster_seeds", "knn_n_train", "results_dir")}
+    assert set(full["encoders"]) - set(base["encoders"]) == {"zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet",
+                                                             "zoo_vicreg_ft_resnet"}
+    same = {k for k in base if k not in ("profile", "description", "cluster_seeds", "knn_n_train", "results_dir",
+                                         "encoders")}
     assert same and all(full[k] == base[k] for k in same)
     mine = tmp_path / "mine.yaml"
     mine.write_text("extends: smoke\nn_samples: 100\n")

@@ -320,3 +320,17 @@ def test_ami_knn_checks_find_a_correlation_made_by_dataset_difficulty():
     assert abs(checks.loc["within each dataset", "median ρ"]) < 0.3
     assert checks.loc["within each dataset", "pairs each"] == len(names)
     assert checks.loc["without random-init encoders and raw pixels", "pairs each"] == (len(names) - 1) * len(DATASETS)
+
+
+def test_a_score_a_row_lacks_needs_no_draws():
+    """A taxonomy level a dataset does not have: no value and no draws in its rows, NaN in every
+    resample; the other rows' draws are still used. A value without draws is still refused."""
+    res = _with_image_draws(frame(), lambda r, z: z, n_draws=3)
+    level = np.where(res["dataset"] == "digits", np.nan, 0.4)
+    res = res.assign(ami_level_coarse=level,
+                     ami_level_coarse_draws=[None if np.isnan(v) else [v] * 3 for v in level])
+    reps = analysis.image_replicates(res)
+    assert len(reps) == 3 and reps[1]["ami_level_coarse"].isna().sum() == (res["dataset"] == "digits").sum()
+    res.loc[res.index[0], "ami_level_coarse"] = 0.5  # a value whose draws are missing
+    res.loc[res.index[0], "ami_level_coarse_draws"] = None
+    assert analysis.image_replicates(res) is None

@@ -128,17 +128,25 @@ def mean_rank(ranks: pd.DataFrame) -> pd.Series:
 
 def image_replicates(frame: pd.DataFrame) -> list[pd.DataFrame] | None:
     """The frame once per stored image resample: every score with draws (column `<score>_draws`)
-    takes its value in that resample. None when the frame has no draws, or some row lacks them
-    (rows made before zsc stored them) or has another number of them."""
+    takes its value in that resample (NaN where the row has no such score, e.g. a taxonomy level
+    its dataset lacks). None when the frame has no draws, or a row with the score lacks them
+    (rows made before zsc stored them), or the rows have different numbers of them."""
     cols = [c for c in frame.columns if c.endswith(DRAWS) and c.removesuffix(DRAWS) in frame.columns]
     if frame.empty or not cols:
         return None
     values = {}
     for c in cols:
+        base = c.removesuffix(DRAWS)
         cells = frame[c].tolist()
-        if any(v is None or np.ndim(v) != 1 for v in cells) or len({len(v) for v in cells}) != 1:
+        have = [v is not None and np.ndim(v) == 1 for v in cells]
+        if any(not h and np.isfinite(x) for h, x in zip(have, frame[base].astype(float), strict=True)):
             return None
-        values[c.removesuffix(DRAWS)] = np.array([np.asarray(v, dtype=float) for v in cells])
+        sizes = {len(v) for v, h in zip(cells, have, strict=True) if h}
+        if len(sizes) != 1:
+            return None
+        blank = np.full(sizes.pop(), np.nan)
+        values[base] = np.array([np.asarray(v, dtype=float) if h else blank
+                                 for v, h in zip(cells, have, strict=True)])
     n_draws = {len(m[0]) for m in values.values()}
     if len(n_draws) != 1:
         return None
