@@ -175,8 +175,7 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([{
         "member": c["name"], "epochs": c.get("epochs"),
         "images (k)": None if c.get("images_seen") is None else round(c["images_seen"] / 1e3),
-        "minutes": None if c.get("train_seconds") is None else round(c["train_seconds"] / 60, 1),
-        "CPU minutes": None if c.get("train_cpu_seconds") is None else round(c["train_cpu_seconds"] / 60, 1),
+        "minutes, wall / CPU": _minutes(c),
         "stopped": _status(c, short=True), "kNN@20": c.get("knn_accuracy_k20"), "target": target(c),
         "method": method_label(c),
     } for c in cards]).set_index("member")
@@ -185,6 +184,13 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
 def method_label(card: dict[str, Any]) -> str:
     """The member's method, and that labels fine-tuned it after (`fine_tuned_from`)."""
     return f"{card.get('method')}, fine-tuned" if card.get("fine_tuned_from") else str(card.get("method"))
+
+
+def _minutes(card: dict[str, Any]) -> str | None:
+    """Training time in minutes, wall / CPU ("–" for a card made before CPU time was kept)."""
+    if card.get("train_seconds") is None:
+        return None
+    return f"{card['train_seconds'] / 60:.1f} / {_fmt(card.get('train_cpu_seconds') and round(card['train_cpu_seconds'] / 60, 1))}"
 
 
 def _fmt(v: Any, spec: str = "") -> str:

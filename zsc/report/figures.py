@@ -217,8 +217,7 @@ def rank_plot(enc_rank: pd.DataFrame, clu_rank: pd.DataFrame,
                         fmt="none", ecolor="0.2", elinewidth=1.2, capsize=3, zorder=3)
         sns.stripplot(data=long, y=what, x="rank", order=order, hue=ranks.index.name or "index",
                       size=5, jitter=0.15, ax=ax, legend=what == "clusterer")
-        ax.set_xlabel("rank within a dataset (1 = best; bar: mean"
-                      + ("; whisker: over images)" if iv is not None else ")"))
+        ax.set_xlabel("rank within a dataset (1 = best)")
         ax.set_ylabel("")
         ax.set_title(f"{what}s")
         ax.set_xlim(0, max(sizes[0] if what == "encoder" else sizes[1], 1) + 0.5)
