@@ -305,12 +305,16 @@ def test_knn_correct_is_the_accuracy_point_by_point():
 
 @pytest.mark.parametrize("n_pred", [1, 2, 10, 60])
 def test_ami_draws_equal_ami_of_each_resample(labelings, n_pred):
-    """The vectorised resamples equal `ami` one resample at a time (one cluster: 0; one class and
-    one cluster: 1), to rounding."""
+    """Each resample's AMI equals scikit-learn's on the resampled images (one cluster: 0; one
+    class and one cluster: 1), to rounding; E[MI] in chunks of a few counts equals it in one."""
     y, _ = labelings
     rng = np.random.default_rng(n_pred)
     p = np.where(rng.random(len(y)) < 0.5, y % n_pred, rng.integers(0, n_pred, len(y)))
     draws = M.image_draws(len(y))
-    assert np.allclose(M.ami_draws(y, p, draws), [M.ami(y[i], p[i]) for i in draws], atol=1e-12)
+    assert np.allclose(M.ami_draws(y, p, draws),
+                       [skm.adjusted_mutual_info_score(y[i], p[i]) for i in draws], atol=1e-12)
+    a, b = np.bincount(y), np.bincount(p)
+    assert M.expected_mutual_information(a, b, chunk=7) == pytest.approx(M.expected_mutual_information(a, b),
+                                                                          abs=1e-15)
     one = np.zeros_like(y)
     assert np.array_equal(M.ami_draws(one, one, draws[:2]), [1.0, 1.0])

@@ -64,14 +64,14 @@ def _run_cluster(p: dict[str, Any], results: Path, output: Path) -> dict[str, An
 
 
 def _run_knn(p: dict[str, Any], results: Path, output: Path) -> dict[str, Any]:
-    from ..metrics import KNN_KS
+    from ..metrics import DRAWS, KNN_KS
     from ..pipeline import knn
 
     row = knn(p["encoder"], p["dataset"], n_samples=p.get("n_samples"), n_train=p.get("n_train"),
               seed=int(p.get("seed", 0)), ks=p.get("ks", KNN_KS), store=results / "knn",
               device=p.get("device"), progress=False)
     return {"artifacts": [str(results / "knn" / f"{row['run_key']}.parquet")],
-            **{k: v for k, v in row.items() if k.startswith("knn_acc_") and not k.endswith("_draws")}}
+            **{k: v for k, v in row.items() if k.startswith("knn_acc_") and not k.endswith(DRAWS)}}
 
 
 def _check_cluster(p: Mapping[str, Any]) -> None:
