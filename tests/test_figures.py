@@ -139,6 +139,20 @@ def test_rank_plot_and_empty():
     assert isinstance(figures.empty("nothing"), Figure)
 
 
+def test_rank_whiskers_are_the_interval_itself():
+    """A whisker spans the image resamples' interval [low, high], also where it does not contain
+    the mean rank on all images (the bar's end)."""
+    res = results()
+    enc, clu = analysis.rank_per_dataset(res, by="encoder"), analysis.rank_per_dataset(res, by="clusterer")
+    mean = analysis.mean_rank(clu)
+    iv = pd.DataFrame({"low": mean + 0.5, "high": mean + 1.0})  # wholly above the mean
+    fig = figures.rank_plot(enc, clu, (None, iv))
+    (bars,) = [c for c in fig.axes[1].collections if isinstance(c, LineCollection)]
+    spans = sorted((min(x for x, _ in seg), max(x for x, _ in seg)) for seg in bars.get_segments())
+    assert np.allclose(spans, sorted(zip(iv["low"], iv["high"], strict=True)))
+    assert not [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]  # no interval: none
+
+
 def test_reducer_figures_annotate_every_cell_and_panel():
     """Chapter 8's figures: both heatmaps annotate every cell; one panel per encoder."""
     table = pd.DataFrame([[0.7, 0.6], [0.5, 0.8]], index=["K-Means", "HDBSCAN"], columns=["none", "umap"])

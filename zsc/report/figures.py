@@ -212,8 +212,8 @@ def rank_plot(enc_rank: pd.DataFrame, clu_rank: pd.DataFrame,
         sns.barplot(data=long, y=what, x="rank", order=order, errorbar=None, color="0.85", ax=ax)
         if iv is not None:
             lo, hi = iv["low"].reindex(order).to_numpy(), iv["high"].reindex(order).to_numpy()
-            m = mean.to_numpy()
-            ax.errorbar(m, np.arange(len(order)), xerr=[np.clip(m - lo, 0, None), np.clip(hi - m, 0, None)],
+            # the interval itself, [lo, hi]: it need not contain the bar's end (the mean on all images)
+            ax.errorbar((lo + hi) / 2, np.arange(len(order)), xerr=(hi - lo) / 2,
                         fmt="none", ecolor="0.2", elinewidth=1.2, capsize=3, zorder=3)
         sns.stripplot(data=long, y=what, x="rank", order=order, hue=ranks.index.name or "index",
                       size=5, jitter=0.15, ax=ax, legend=what == "clusterer")
