@@ -395,16 +395,19 @@ def test_the_time_is_said_per_job_kind_and_stage():
 
 
 def test_a_profile_extends_another(tmp_path):
-    """offline_full states only what it adds to offline (a third seed, whole train splits as the
-    kNN memory of every encoder but EfficientNet-Lite0, its own results folder); a profile file
+    """offline_full states only what it adds to offline (a third seed, the fine-tuned members and
+    the training-seed replicates, whole train splits as the kNN memory of every encoder but
+    EfficientNet-Lite0, its own results folder); a profile file
     may extend a shipped one; a cycle is refused."""
+    from zsc.encoders import zoo
+
     base, full = profiles.load_profile("offline"), profiles.load_profile("offline_full")
     assert full["profile"] == "offline_full" and full["results_dir"] == "_build/results/offline_full"
     assert full["cluster_seeds"] == [0, 1, 2] and base["cluster_seeds"] == [0, 1]
     assert full["knn_n_train"] is None and base["knn_n_train"] == 1000  # None: the whole split
     assert set(full["encoders"]) - set(full["knn_encoders"]) == {"efficientnet_lite0"}
-    assert set(full["encoders"]) - set(base["encoders"]) == {"zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet",
-                                                             "zoo_vicreg_ft_resnet"}
+    assert set(full["encoders"]) - set(base["encoders"]) == {
+        "zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet", "zoo_vicreg_ft_resnet", *zoo.REPLICATE_OF}
     same = {k for k in base if k not in ("profile", "description", "cluster_seeds", "knn_n_train", "results_dir",
                                          "encoders")}
     assert same and all(full[k] == base[k] for k in same)

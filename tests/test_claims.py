@@ -334,3 +334,82 @@ def test_a_score_a_row_lacks_needs_no_draws():
     res.loc[res.index[0], "ami_level_coarse"] = 0.5  # a value whose draws are missing
     res.loc[res.index[0], "ami_level_coarse_draws"] = None
     assert analysis.image_replicates(res) is None
+
+
+def _with_training_seeds(res: pd.DataFrame, spread, seeds=(1, 2)) -> pd.DataFrame:
+    """`res` plus a training-seed replicate `<e>_seed<t>` of every encoder, its AMI the row's plus
+    `spread(row, t)`, folded as a chapter folds them."""
+    def shifted(t):
+        moved = res.assign(encoder=res["encoder"] + f"_seed{t}")
+        by = np.array([spread(r, t) for _, r in res.iterrows()])
+        moved["ami"] = res["ami"] + by
+        if "ami_draws" in res:  # a replicate's images are scored on its own embedding
+            moved["ami_draws"] = [list(np.asarray(v) + b) for v, b in zip(res["ami_draws"], by, strict=True)]
+        return moved
+    reps = [shifted(t) for t in seeds]
+    replicates = {f"{e}_seed{t}": (e, t) for e in res["encoder"].unique() for t in seeds}
+    return analysis.fold_replicates(pd.concat([res, *reps], ignore_index=True), replicates)
+
+
+def test_fold_replicates_names_the_training_seed():
+    res = frame()
+    assert analysis.fold_replicates(res, {"x_seed1": ("x", 1)}) is res  # no replicate: unchanged
+    folded = _with_training_seeds(res, lambda r, t: 0.0)
+    assert set(folded["encoder"]) == set(ENCODERS)
+    assert sorted(folded[analysis.TRAINING_SEED].unique()) == [0, 1, 2]
+    assert len(folded) == 3 * len(res)
+    assert analysis.n_training_seeds(folded) == 3 and analysis.n_training_seeds(res) == 1
+
+
+def test_delta_ami_pairs_training_seeds_and_stands_in_single_encoders():
+    """ΔAMI replicate by replicate: seed t of an encoder against seed t of its reference; an
+    encoder trained once (here `vicreg`) stands in every replicate, so its ΔAMI is its AMI minus
+    the reference's mean over seeds."""
+    def ami(e, d, c, s):
+        return {"zoo_supervised_resnet": 0.6, "dino": 0.5, "vicreg": 0.4}.get(e, 0.3)
+    folded = _with_training_seeds(frame(ami), lambda r, t: 0.1 * t)  # seed t: +0.1 t for everyone
+    folded = folded[~((folded["encoder"] == "vicreg") & (folded[analysis.TRAINING_SEED] > 0))]
+    d = analysis.delta_ami(folded)
+    dino = d[d["encoder"] == "dino"]
+    assert np.allclose(dino["delta_ami"], -0.1)  # the shift cancels seed by seed
+    assert sorted(dino[analysis.TRAINING_SEED].unique()) == [0, 1, 2]
+    vic = d[d["encoder"] == "vicreg"].groupby(analysis.TRAINING_SEED)["delta_ami"].mean()
+    assert np.allclose(vic, [-0.2, -0.3, -0.4]) and vic.mean() == pytest.approx(0.4 - 0.7)
+
+
+def test_the_training_seeds_spread_widens_the_interval():
+    """Pairs and images agree (reproduced), but the self-supervised encoders' in-domain AMI
+    depends on their training seed (±0.3): with the seeds resampled the data no longer decide.
+    The value is the mean over training seeds."""
+    def ami(e, d, c, s):
+        return 0.5 + noise(e, d, c, s) + (-0.1 if DATASETS[d] == "In-domain" and ENCODERS[e][1] != "supervised" else 0)
+    res = _with_image_draws(frame(ami), lambda r, z: 0.01 * z)
+    calm = _with_training_seeds(res, lambda r, t: 0.0)
+    narrow = check("supervised_in_domain", claims.Evidence(calm), "reproduced")
+    assert narrow.over == claims.OVER_TRAINING and "training seeds" in narrow.markdown()
+
+    def spread(r, t):
+        moved = DATASETS[r["dataset"]] == "In-domain" and r["encoder_method"] != "supervised"
+        return {1: 0.3, 2: -0.3}[t] if moved else 0.0
+    wide = check("supervised_in_domain", claims.Evidence(_with_training_seeds(res, spread)), "inconclusive")
+    assert wide.value == pytest.approx(narrow.value)  # +0.3 and -0.3 cancel in the mean
+    assert wide.ci_high - wide.ci_low > 3 * (narrow.ci_high - narrow.ci_low)
+
+
+def test_training_seed_resamples_keep_single_encoders_whole():
+    res = frame()
+    folded = _with_training_seeds(res, lambda r, t: 0.1 * t)
+    folded = folded[~((folded["encoder"] == "vicreg") & (folded[analysis.TRAINING_SEED] > 0))]
+    assert analysis.training_seed_resamples(res, 5) is None
+    picks = analysis.training_seed_resamples(folded, 5, seed=1)
+    assert len(picks) == 5 and all(set(p) <= {0, 1, 2} and len(p) == 3 for p in picks)
+    r = analysis.resample_training_seeds(folded, np.array([2, 2, 0]))
+    dino = r[(r["encoder"] == "dino") & (r["dataset"] == "digits")]
+    assert dino.groupby(analysis.TRAINING_SEED)["ami"].mean().tolist() == pytest.approx([0.7, 0.7, 0.5])
+    assert len(r[r["encoder"] == "vicreg"]) == len(res[res["encoder"] == "vicreg"])
+
+
+def test_knn_long_averages_training_seeds():
+    knn = pd.DataFrame({"encoder": ["a", "a_seed1", "b"], "dataset": "d", "knn_acc_k20": [0.5, 0.7, 0.4]})
+    long = analysis.knn_long(analysis.fold_replicates(knn, {"a_seed1": ("a", 1)}))
+    assert long.set_index("encoder")["knn_acc"].to_dict() == pytest.approx({"a": 0.6, "b": 0.4})

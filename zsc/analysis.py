@@ -8,7 +8,7 @@ The paper's own numbers are kept as data, always labelled as the paper's.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,13 +153,69 @@ def image_replicates(frame: pd.DataFrame) -> list[pd.DataFrame] | None:
     return [frame.assign(**{c: m[:, r] for c, m in values.items()}) for r in range(n_draws.pop())]
 
 
+# --------------------------------------------------------------------------- training seeds
+TRAINING_SEED = "training_seed"
+
+
+def fold_replicates(df: pd.DataFrame, replicates: Mapping[str, tuple[str, int]]) -> pd.DataFrame:
+    """Rows of training-seed replicates (`replicates`: encoder name -> the encoder it replicates,
+    its training seed; `EncoderSpec.replicate_of`) as rows of that encoder, the seed in column
+    `training_seed` (0 in every other row). Tables then average an encoder over its training
+    seeds as they do over clustering seeds. Unchanged when no row is a replicate."""
+    if df.empty or "encoder" not in df.columns or TRAINING_SEED in df.columns \
+            or not df["encoder"].isin(list(replicates)).any():
+        return df
+    of = [replicates.get(e, (e, 0)) for e in df["encoder"]]
+    return df.assign(encoder=[b for b, _ in of], **{TRAINING_SEED: [int(s) for _, s in of]})
+
+
+def _replicated(df: pd.DataFrame) -> pd.Series:
+    """Which rows belong to an encoder with several training seeds."""
+    seeds = df.groupby("encoder")[TRAINING_SEED].transform("nunique")
+    return seeds > 1
+
+
+def training_seed_resamples(df: pd.DataFrame, n: int, seed: int = 0) -> list[np.ndarray] | None:
+    """`n` resamples (with replacement) of the training seeds: each gives, slot by slot, the seed
+    every replicated encoder takes its rows from (`resample_training_seeds`). The same resample
+    serves every encoder, as an image resample does. None when no encoder has several seeds."""
+    if TRAINING_SEED not in df.columns or not _replicated(df).any():
+        return None
+    seeds = np.array(sorted(df.loc[_replicated(df), TRAINING_SEED].unique()))
+    rng = np.random.default_rng(seed)
+    return [rng.choice(seeds, len(seeds)) for _ in range(n)]
+
+
+def resample_training_seeds(df: pd.DataFrame, pick: np.ndarray) -> pd.DataFrame:
+    """The rows as if the training seeds had been `pick` (slot j holds the rows of seed
+    `pick[j]`, relabelled j): a replicated encoder's mean becomes the resample's; encoders
+    with one training seed keep their rows."""
+    rep = _replicated(df)
+    slots = [df[rep & (df[TRAINING_SEED] == s)].assign(**{TRAINING_SEED: j}) for j, s in enumerate(pick)]
+    return pd.concat([df[~rep], *slots], ignore_index=True)
+
+
+def _complete_training_seeds(df: pd.DataFrame) -> pd.DataFrame:
+    """Every encoder at every training seed: one trained once stands in each seed's replicate."""
+    if TRAINING_SEED not in df.columns or not _replicated(df).any():
+        return df
+    seeds = sorted(df[TRAINING_SEED].unique())
+    single = df[~_replicated(df)]
+    return pd.concat([df[_replicated(df)], *(single.assign(**{TRAINING_SEED: s}) for s in seeds)],
+                     ignore_index=True)
+
+
 def mean_rank_interval(df: pd.DataFrame, by: str = "encoder", level: float = 0.95) -> pd.DataFrame | None:
-    """`mean_rank` of each `by` in every stored image resample (`image_replicates`): the low and
-    high ends of the middle `level` of them, the images' spread of the rank. None when the rows
-    carry no draws."""
+    """`mean_rank` of each `by` in every stored image resample (`image_replicates`), with the
+    training seeds resampled too where encoders have several: the low and high ends of the
+    middle `level` of them, the spread of the rank over images (and training). None when the
+    rows carry no draws."""
     reps = image_replicates(df)
     if reps is None:
         return None
+    picks = training_seed_resamples(df, len(reps))
+    if picks is not None:
+        reps = [resample_training_seeds(r, p) for r, p in zip(reps, picks, strict=True)]
     draws = pd.DataFrame([mean_rank(rank_per_dataset(r, by)) for r in reps])
     tail = (1 - level) / 2
     return pd.DataFrame({"low": draws.quantile(tail), "high": draws.quantile(1 - tail)})
@@ -174,8 +230,11 @@ def reference_encoder(encoder: str, family: str, method: str) -> str | None:
 
 def delta_ami(df: pd.DataFrame, metric: str = "ami") -> pd.DataFrame:
     """`metric` of each row minus that of its family's supervised encoder, on the same dataset,
-    clusterer, sample size and seed. Rows whose reference is absent from `df` are dropped."""
-    keys = [k for k in ("dataset", "clusterer", "n_samples", "seed") if k in df.columns]
+    clusterer, sample size and seed (clustering, and training where encoders have several: an
+    encoder trained once stands in every training seed's replicate). Rows whose reference is
+    absent from `df` are dropped."""
+    df = _complete_training_seeds(df)
+    keys = [k for k in ("dataset", "clusterer", "n_samples", "seed", TRAINING_SEED) if k in df.columns]
     out = df.copy()
     out["reference"] = [
         reference_encoder(e, f, m)
@@ -217,11 +276,17 @@ def n_seeds(df: pd.DataFrame) -> int:
     return int(df["seed"].nunique()) if "seed" in df.columns and len(df) else 1
 
 
+def n_training_seeds(df: pd.DataFrame) -> int:
+    """How many training seeds the replicated encoders of the rows have (1: none replicated)."""
+    return int(df.loc[_replicated(df), TRAINING_SEED].nunique() or 1) if TRAINING_SEED in df.columns else 1
+
+
 def seed_means(df: pd.DataFrame, keys: Sequence[str], value: str = "ami") -> pd.DataFrame:
-    """`value` averaged over all but `keys`, once per clustering seed: the values the spread
-    over seeds (error bars) is computed from. Each dataset weighs the same within a key."""
+    """`value` averaged over all but `keys`, once per clustering seed (and training seed, where
+    rows have them): the values the spread over seeds (error bars) is computed from. Each
+    dataset weighs the same within a key."""
     keys = list(keys)
-    seed = ["seed"] if "seed" in df.columns else []
+    seed = [c for c in ("seed", TRAINING_SEED) if c in df.columns]
     inner = [*keys, *seed] + (["dataset"] if "dataset" in df.columns and "dataset" not in keys else [])
     per = df.groupby(inner, as_index=False, sort=True, observed=True)[value].mean()
     return per.groupby([*keys, *seed], as_index=False, sort=True, observed=True)[value].mean()
@@ -309,7 +374,9 @@ def knn_long(knn: pd.DataFrame) -> pd.DataFrame:
     keep = [c for c in ("encoder", "dataset", "encoder_family", "encoder_method") if c in knn.columns]
     long = knn.melt(id_vars=keep, value_vars=cols, var_name="k", value_name="knn_acc")
     long["k"] = long["k"].str.removeprefix("knn_acc_k").astype(int)
-    return long.dropna(subset=["knn_acc"]).reset_index(drop=True)
+    long = long.dropna(subset=["knn_acc"])
+    # an encoder's training seeds (`fold_replicates`): one point, their mean
+    return long.groupby([*keep, "k"], as_index=False, sort=False, dropna=False)["knn_acc"].mean()
 
 
 def spearman_ami_knn(results: pd.DataFrame, knn: pd.DataFrame, by: str | None = "encoder_family"

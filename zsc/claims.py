@@ -12,7 +12,8 @@ The interval is a seeded bootstrap over encoder × dataset pairs (each pair's va
 clustering seeds first) and over images: each resample of the pairs takes its scores from one of
 the image resamples every row stores (`zsc.metrics.image_draws`, the same images resampled alike
 in every row), so it carries the spread between encoders, datasets and images, not only the
-clustering seeds'. Rows without those draws (made before zsc stored them) give the pairs'
+clustering seeds'. Where encoders were trained with several seeds (`analysis.fold_replicates`),
+each image resample comes with a resample of the training seeds as well. Rows without those draws (made before zsc stored them) give the pairs'
 interval alone, and say so. Like `zsc.analysis`, nothing here reads files except the shipped
 registry.
 """
@@ -42,6 +43,7 @@ UNIT = ["encoder", "dataset"]  # what the bootstrap resamples
 MIN_UNITS = 5
 OVER_PAIRS = "encoder × dataset pairs"
 OVER_IMAGES = "encoder × dataset pairs and images"
+OVER_TRAINING = "encoder × dataset pairs, images and training seeds"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -386,22 +388,27 @@ ANALYSES: dict[str, Analysis] = {
 
 # --------------------------------------------------------------------------- image resamples
 def _replicated_rows(a: Analysis, evidence: Evidence, params: Mapping[str, Any],
-                     rows: pd.DataFrame) -> list[pd.DataFrame] | None:
-    """`a.prepare`'s rows once per image resample of the frames it reads, or None when one of
-    them has no draws or a resample changes which pairs there are."""
+                     rows: pd.DataFrame) -> tuple[list[pd.DataFrame] | None, str]:
+    """`a.prepare`'s rows once per image resample of the frames it reads (each with a resample
+    of the training seeds where encoders have several), and what was resampled; None when one
+    of them has no draws or a resample changes which pairs there are."""
     reps = {name: analysis.image_replicates(getattr(evidence, name)) for name in a.reads}
     if any(r is None for r in reps.values()):
-        return None
+        return None, OVER_PAIRS
     n_draws = min(len(r) for r in reps.values() if r is not None)
+    seeds = analysis.training_seed_resamples(getattr(evidence, a.reads[0]), n_draws)
     out = []
     pairs = sorted(rows.groupby(UNIT).groups)
     for i in range(n_draws):
-        ev = dataclasses.replace(evidence, **{name: r[i] for name, r in reps.items() if r is not None})
-        r = a.prepare(ev, params)
+        frames = {name: r[i] for name, r in reps.items() if r is not None}
+        if seeds is not None:
+            frames = {name: analysis.resample_training_seeds(f, seeds[i])
+                      if analysis.TRAINING_SEED in f.columns else f for name, f in frames.items()}
+        r = a.prepare(dataclasses.replace(evidence, **frames), params)
         if isinstance(r, str) or sorted(r.groupby(UNIT).groups) != pairs:
-            return None
+            return None, OVER_PAIRS
         out.append(r)
-    return out
+    return out, OVER_IMAGES if seeds is None else OVER_TRAINING
 
 
 # --------------------------------------------------------------------------- bootstrap
@@ -458,13 +465,13 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
     value = a.statistic(rows, c.params)
     n = int(rows.groupby(UNIT).ngroups)
     fast = (lambda r, picks: a.fast(r, c.params, picks)) if a.fast else None
-    reps = _replicated_rows(a, evidence, c.params, rows) if n >= MIN_UNITS else None
+    reps, over = _replicated_rows(a, evidence, c.params, rows) if n >= MIN_UNITS else (None, OVER_PAIRS)
     low, high = bootstrap(rows, lambda r: a.statistic(r, c.params), n_boot=n_boot, seed=seed,
                           fast=fast, replicates=reps)
     why = (f"only {n} encoder × dataset pair{'s' if n != 1 else ''}, too few for an interval"
            if n < MIN_UNITS else "")
     return Verdict(c, decide(c.rule, low, high), value, low, high, n, why,
-                   OVER_IMAGES if reps else OVER_PAIRS)
+                   over)
 
 
 def verdicts(evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0,

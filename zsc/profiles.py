@@ -111,6 +111,15 @@ def available_encoders(names: Sequence[str]) -> tuple[list[str], dict[str, str]]
     return usable, skipped
 
 
+def training_replicates(names: Sequence[str]) -> dict[str, tuple[str, int]]:
+    """{name: (the encoder it replicates, its training seed)} for the training-seed replicates
+    among registered encoders `names` (`EncoderSpec.replicate_of`; `analysis.fold_replicates`)."""
+    from .encoders import ENCODERS
+
+    specs = [ENCODERS.get(n) for n in names if n in ENCODERS]
+    return {s.name: (s.replicate_of, s.training_seed) for s in specs if s.replicate_of}
+
+
 def _split_size(dataset: str, n: int | None, split: str | None) -> int | None:
     """The sample size of a split that is present (None: all of it); raises when it is absent.
     Only files are checked: at the paper's scale, no split is loaded just to be counted."""

@@ -68,6 +68,10 @@ class EncoderSpec:
     # Arithmetic on CUDA: "fp32", or "fp16" (weights and activations in half precision, as the
     # paper's CLIP models, which clip.load() keeps in fp16 on a GPU). Always fp32 on the CPU.
     cuda_precision: str = "fp32"
+    # a training-seed replicate of another encoder (same recipe, another seed): analyses fold it
+    # into that encoder, its `training_seed` beside the clustering seed
+    replicate_of: str | None = None
+    training_seed: int = 0
 
     def __post_init__(self) -> None:
         for what, value, allowed in (("family", self.family, FAMILIES),

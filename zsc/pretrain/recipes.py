@@ -4,10 +4,10 @@ heavy."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ..encoders.zoo import FINE_TUNED_FROM, MEMBER_TABLE
+from ..encoders.zoo import FINE_TUNED_FROM, MEMBER_TABLE, REPLICATE_OF
 
 DEFAULT_SEED = 0
 KNN_K = 20  # the k of the kNN accuracy reported in the model cards and on the learning curve
@@ -116,6 +116,8 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
     Recipe("zoo_mae_vit", "vit", "mae", epochs=16, batch_size=256, lr=1.5e-3, betas=(0.9, 0.95),
            augment=MAE_AUGMENT),
 ]}
+# training-seed replicates: their member's recipe, another seed
+RECIPES.update({n: replace(RECIPES[m], name=n, seed=s) for n, (m, s) in REPLICATE_OF.items()})
 
 # every trainable member of the registry has exactly one recipe, of its kind and method (a
 # fine-tuned member: the method of the member it starts from, trained on with labels)
@@ -133,7 +135,7 @@ if {n for n, (_, m) in MEMBER_TABLE.items() if m != "random"} != set(RECIPES) or
 TRAIN_ORDER: tuple[str, ...] = (
     "zoo_mocov3_resnet", "zoo_dino_resnet", "zoo_vicreg_resnet", "zoo_supervised_resnet",
     "zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet", "zoo_vicreg_ft_resnet", "zoo_mae_vit", "zoo_mocov3_vit", "zoo_dino_vit", "zoo_supervised_vit",
-    "zoo_random_resnet", "zoo_random_vit",
+    *REPLICATE_OF, "zoo_random_resnet", "zoo_random_vit",
 )
 if set(TRAIN_ORDER) != set(MEMBER_TABLE):
     raise RuntimeError("TRAIN_ORDER must list every zoo member once")

@@ -72,13 +72,19 @@ class Chapter:
     @functools.cached_property
     def sweep(self) -> pd.DataFrame:
         """The reducer sweep's rows (`ProfileResults.sweep`; empty without a sweep)."""
-        return ProfileResults(self.profile).sweep()
+        return self.fold(ProfileResults(self.profile).sweep())
 
     @functools.cached_property
     def cuts(self) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
         """The silhouette-chosen cut against the AMI-best cut of the recommended AC-ward tree, per
         encoder × dataset (`cut_choices`), and each pair's sweep of candidate cuts."""
-        return cut_choices(self.profile, self.encoders)
+        picks, sweeps = cut_choices(self.profile, self.encoders)
+        return self.fold(picks), sweeps
+
+    def fold(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame` with the profile's training-seed replicates folded into the encoders they
+        replicate (`analysis.fold_replicates`), as `res` and `knn` are."""
+        return fold(frame, self.profile)
 
     def verdicts(self, *ids: str) -> None:
         """Show the paper's claims `ids` and this build's verdict on each (`zsc.claims`),
@@ -149,6 +155,14 @@ class Chapter:
                         f"{len(self.knn)} kNN rows read from `{self.profile['results_dir']}`.")
 
 
+def fold(frame: pd.DataFrame, profile: dict[str, Any]) -> pd.DataFrame:
+    """`analysis.fold_replicates` with the profile's replicates: a replicate's rows become its
+    encoder's, its training seed beside the clustering seed."""
+    from ..analysis import fold_replicates
+
+    return fold_replicates(frame, profiles.training_replicates(profile["encoders"]))
+
+
 def cut_choices(profile: dict[str, Any], encoders: Sequence[str]
                 ) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
     """For each encoder × dataset of the profile: the paper's recommended AC-ward tree on the
@@ -187,7 +201,7 @@ def chapter(profile: str = "offline", results_dir: str | None = None, *,
     if results_dir:
         prof["results_dir"] = results_dir
     usable, skipped = profiles.available_encoders(prof["encoders"])
-    res, knn = ProfileResults(prof).results()
+    res, knn = (fold(f, prof) for f in ProfileResults(prof).results())
     if need_results and res.empty:
         raise DataMissingError(
             f"no clustering results of profile {prof['profile']!r} in {prof['results_dir']}: "

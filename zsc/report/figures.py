@@ -39,14 +39,18 @@ def theme() -> None:
 
 
 def errorbar(df: pd.DataFrame) -> tuple[str, float] | None:
-    """Seaborn's `errorbar`: the standard deviation over clustering seeds, or none for one seed."""
-    return ("sd", 1.0) if analysis.n_seeds(df) > 1 else None
+    """Seaborn's `errorbar`: the standard deviation over clustering (and training) seeds, or none
+    for one seed."""
+    return ("sd", 1.0) if analysis.n_seeds(df) * analysis.n_training_seeds(df) > 1 else None
 
 
 def seed_note(df: pd.DataFrame) -> str:
     """What a figure's error bars are, for its caption."""
-    n = analysis.n_seeds(df)
-    return (f"Error bars: standard deviation over {n} clustering seeds." if n > 1
+    n, t = analysis.n_seeds(df), analysis.n_training_seeds(df)
+    over = f"{n} clustering seed{'s' if n > 1 else ''}" + (
+        f" (× {t} training seeds, for the encoders trained {t} times)"
+        if t > 1 else "")
+    return (f"Error bars: standard deviation over {over}." if n * t > 1
             else "One clustering seed, so no error bars.")
 
 

@@ -43,8 +43,10 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, ...] | None
 
         view = ProfileResults(profile)
         results = (*view.results(), view.sweep())
-    res, knn = results[:2]
-    sweep = results[2] if len(results) > 2 else res.iloc[:0]
+    from .chapter import fold  # (chapter imports this module)
+
+    res, knn = (fold(f, dict(profile)) for f in results[:2])
+    sweep = fold(results[2], dict(profile)) if len(results) > 2 else res.iloc[:0]
     usable, skipped = profiles.available_encoders(profile["encoders"])
     env = lock_status(notebooks.notebooks_dir().parent / LOCK_FILE)  # the book project's
     lines = [
@@ -93,7 +95,7 @@ def verdict_summary(res: Any, knn: Any, sweep: Any) -> list[str]:
             "*reproduced* or *contradicted* when the 95 % bootstrap interval — over encoder × dataset "
             f"pairs and over images, each resample of the pairs scored on one of the {IMAGE_DRAWS} "
             "image resamples every row stores (where a value says *pairs only*, its rows have "
-            "none) — lies wholly on one side of the claim's rule, *inconclusive* when it does not, "
+            "none) and, where encoders were trained with several seeds, over those seeds — lies wholly on one side of the claim's rule, *inconclusive* when it does not, "
             "*not testable* when this profile lacks the rows (`zsc/resources/claims.yaml` holds each "
             "claim, its source in the paper and its rule; the thresholds are this project's).", "",
             *claims.verdict_table(vs, link=_chapter_link)]

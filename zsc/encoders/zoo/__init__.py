@@ -50,6 +50,14 @@ MEMBER_TABLE: dict[str, tuple[str, str]] = {
     "zoo_mae_vit": ("vit", "mae"),
     "zoo_random_vit": ("vit", "random"),
 }
+# training-seed replicates: `<member>_seed<s>` is the member's recipe run again with seed s (the
+# shipped member is seed 0), so that a difference between encoders can carry the spread of their
+# training; zsc.analysis folds a replicate into its member (`EncoderSpec.replicate_of`)
+TRAINING_SEEDS: tuple[int, ...] = (1, 2)
+REPLICATED = ("zoo_supervised_resnet", "zoo_mocov3_resnet", "zoo_dino_resnet", "zoo_vicreg_resnet")
+REPLICATE_OF: dict[str, tuple[str, int]] = {
+    f"{m}_seed{s}": (m, s) for s in TRAINING_SEEDS for m in REPLICATED}
+MEMBER_TABLE.update({n: MEMBER_TABLE[m] for n, (m, _) in REPLICATE_OF.items()})
 MEMBERS: tuple[str, ...] = tuple(MEMBER_TABLE)
 # fine-tuned member -> the self-supervised member it starts from: that member's backbone trained
 # on with labels (cross-entropy) on the same split, as the paper's fine-tuned encoders (its
@@ -130,8 +138,10 @@ def _register(name: str) -> EncoderSpec:
         source = f"zsc:weights/zoo/{name}.safetensors"
         tuned = (f", then fine-tuned with labels (cross-entropy) from `{FINE_TUNED_FROM[name]}`"
                  if name in FINE_TUNED_FROM else "")
+        seed = (f", training seed {REPLICATE_OF[name][1]} (a replicate of `{REPLICATE_OF[name][0]}`)"
+                if name in REPLICATE_OF else "")
         desc = (f"{family} trained with {_METHOD_TITLES[method]}{tuned} on the Fashion-MNIST train "
-                f"split (offline zoo; see weights/zoo/{name}.json).")
+                f"split{seed} (offline zoo; see weights/zoo/{name}.json).")
     else:
         weights_id = f"zoo:{name}:random-seed{RANDOM_SEED}"
 
@@ -143,7 +153,8 @@ def _register(name: str) -> EncoderSpec:
     return register(EncoderSpec(
         name, family, method, "zoo", source, models.BACKBONE_DIMS[kind],
         _builder(name, kind), PREPROCESSING, weights_id=weights_id, weights_available=available,
-        description=desc,
+        description=desc, replicate_of=REPLICATE_OF.get(name, (None, 0))[0],
+        training_seed=REPLICATE_OF.get(name, (None, 0))[1],
     ))
 
 
