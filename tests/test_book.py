@@ -11,6 +11,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import pandas as pd
 import papermill as pm
 import pytest
 import yaml
@@ -195,6 +196,9 @@ def test_smoke_results_are_cached(smoke):
                          * len(spec["reducers"]))
     assert set(rows["sweep_reducer"]) == set(spec["reducers"])
     assert rows.groupby(["clusterer", "sweep_reducer"]).size().eq(1).all()
+    data = smoke["outs"][0].parent.parent / "data" / prof["profile"]  # what the site carries
+    for name, frame in {"clustering": res, "knn": knn, "sweep": view.sweep(), "baselines": view.baselines()}.items():
+        assert len(pd.read_parquet(data / f"{name}.parquet")) == len(frame) == len(pd.read_csv(data / f"{name}.csv"))
 
 
 def test_smoke_rebuild_executes_nothing(smoke):
@@ -252,6 +256,9 @@ def test_smoke_book_builds_and_pages_render():
         assert "Traceback" not in text, page
     for page in html.glob("_build/notebooks/*.html"):
         assert "<img" in page.read_text(), f"{page.name} has no figure"
+    page = (html / "_build/notebooks/03_encoder_comparison.html").read_text()
+    for name in ("clustering.csv", "clustering.parquet", "knn.csv"):  # the rows, downloadable
+        assert f'href="../../data/smoke/{name}"' in page and (html / "data" / "smoke" / name).is_file()
     from pages import CHROMIUM, check_site  # tests/pages.py
 
     if CHROMIUM is None:

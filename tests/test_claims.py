@@ -413,3 +413,16 @@ def test_knn_long_averages_training_seeds():
     knn = pd.DataFrame({"encoder": ["a", "a_seed1", "b"], "dataset": "d", "knn_acc_k20": [0.5, 0.7, 0.4]})
     long = analysis.knn_long(analysis.fold_replicates(knn, {"a_seed1": ("a", 1)}))
     assert long.set_index("encoder")["knn_acc"].to_dict() == pytest.approx({"a": 0.6, "b": 0.4})
+
+
+def test_mean_rank_interval_resamples_training_seeds():
+    """Two encoders a hair apart whose order flips with the training seed (the images agree):
+    each one's mean rank spans 1-2 over the training-seed resamples."""
+    def ami(e, d, c, s):
+        return {"dino": 0.51, "moco": 0.50}.get(e, 0.2)
+    res = _with_image_draws(frame(ami), lambda r, z: 0 * z)
+    assert analysis.mean_rank_interval(res).loc["dino"].tolist() == [1, 1]
+    flip = _with_training_seeds(res, lambda r, t: {"dino": -0.05 * t}.get(r["encoder"], 0.0))
+    iv = analysis.mean_rank_interval(flip)
+    assert iv.loc["dino", "low"] == 1 and iv.loc["dino", "high"] == 2
+    assert iv.loc["moco", "low"] == 1 and iv.loc["moco", "high"] == 2

@@ -121,6 +121,23 @@ def test_recipes_cover_the_registry():
         assert TRAIN_ORDER.index(name) > TRAIN_ORDER.index(base) if base else True
 
 
+def test_training_seed_replicates_differ_from_their_member_only_in_seed():
+    """A replicate is its member's recipe with another seed, registered as the member's
+    replicate (so analyses fold it in), of the member's family and method."""
+    from dataclasses import replace
+
+    from zsc.encoders import get_encoder
+
+    assert len(zoo.REPLICATE_OF) == len(zoo.REPLICATED) * len(zoo.TRAINING_SEEDS)
+    for name, (member, seed) in zoo.REPLICATE_OF.items():
+        assert seed != RECIPES[member].seed
+        assert RECIPES[name] == replace(RECIPES[member], name=name, seed=seed)
+        spec, base = get_encoder(name), get_encoder(member)
+        assert (spec.replicate_of, spec.training_seed) == (member, seed)
+        assert (spec.family, spec.method, spec.dim) == (base.family, base.method, base.dim)
+        assert spec.weights_id != base.weights_id  # its own weights, its own embedding cache
+
+
 @pytest.mark.parametrize("name", sorted(zoo.FINE_TUNED_FROM))
 def test_fine_tuning_starts_from_its_self_supervised_member(name, tiny):
     """A fine-tuned member's first state is its base member's shipped backbone, trained on with

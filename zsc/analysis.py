@@ -175,6 +175,11 @@ def _replicated(df: pd.DataFrame) -> pd.Series:
     return seeds > 1
 
 
+def replicated_encoders(df: pd.DataFrame) -> list[str]:
+    """The encoders the rows hold with several training seeds."""
+    return sorted(df.loc[_replicated(df), "encoder"].unique()) if TRAINING_SEED in df.columns else []
+
+
 def training_seed_resamples(df: pd.DataFrame, n: int, seed: int = 0) -> list[np.ndarray] | None:
     """`n` resamples (with replacement) of the training seeds: each gives, slot by slot, the seed
     every replicated encoder takes its rows from (`resample_training_seeds`). The same resample

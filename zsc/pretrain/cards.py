@@ -182,8 +182,10 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def method_label(card: dict[str, Any]) -> str:
-    """The member's method, and that labels fine-tuned it after (`fine_tuned_from`)."""
-    return f"{card.get('method')}, fine-tuned" if card.get("fine_tuned_from") else str(card.get("method"))
+    """The member's method, that labels fine-tuned it after (`fine_tuned_from`), and its
+    training seed where it is not the shipped one's (0)."""
+    label = f"{card.get('method')}, fine-tuned" if card.get("fine_tuned_from") else str(card.get("method"))
+    return f"{label}, seed {card['seed']}" if card.get("seed") and card.get("method") != "random" else label
 
 
 def _minutes(card: dict[str, Any]) -> str | None:
@@ -272,7 +274,10 @@ def readme_text(cards: list[dict[str, Any]]) -> str:
         "self-supervised ResNet 0.87, self-supervised ViT 0.80. A fine-tuned member (`_ft_`,\n"
         "issue 21) starts from a released self-supervised member's backbone and trains on with\n"
         "labels (cross-entropy, `init_from` in its recipe); its epochs and images seen are the\n"
-        "fine-tuning's, and its target the supervised one.\n\n"
+        "fine-tuning's, and its target the supervised one. A training-seed replicate\n"
+        "(`<member>_seed1`, `_seed2`) is its member's recipe run again with another seed; analyses\n"
+        "fold it into its member (`EncoderSpec.replicate_of`), so differences between members carry\n"
+        "the spread of their training.\n\n"
         "## Training and resuming\n\n"
         "Training runs on the CPU with one torch thread, resumable: every curve point (and every two\n"
         "minutes, and on SIGTERM) the full state is checkpointed atomically to\n"

@@ -181,6 +181,7 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
     params = profiles.notebook_parameters(profile)
     results = ProfileResults(profile).all()  # chapters read, they do not compute
     write_summary(profile, out_dir / "_summary.md", results[:3])
+    write_data(results, out_dir.parent / "data" / str(profile["profile"]))
     prov = provenance(profile, params, results)
     outs, todo = [], []
     for src in notebooks.sources():
@@ -253,6 +254,23 @@ def write_summary(profile: Mapping[str, Any], path: Path,
     return path
 
 
+def write_data(results: tuple[Any, ...], folder: Path) -> Path:
+    """The rows the chapters read (`ProfileResults.all()`), as CSV and Parquet in `folder`
+    (the build's: `chapter.data_folder`): the site carries them, each chapter links them. A
+    frame without rows has no file."""
+    from .chapter import DATA_FRAMES
+
+    for name, frame in zip(DATA_FRAMES, results, strict=True):
+        for ext, write in (("csv", frame.to_csv), ("parquet", frame.to_parquet)):
+            path = folder / f"{name}.{ext}"
+            if frame.empty:
+                path.unlink(missing_ok=True)
+                continue
+            with atomic_path(path) as tmp:
+                write(tmp, index=False)
+    return folder
+
+
 # --------------------------------------------------------------------------- site
 @functools.lru_cache(maxsize=1)
 def jupyter_book_version() -> str:
@@ -298,6 +316,9 @@ def build_site(log: Callable[[str], None] = print, *, all_pages: bool = False) -
         problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         tail = "\n".join(problems[:30] + ["..."] + lines[-10:])
         raise BuildError(f"jupyter-book build failed (exit {out.returncode}):\n{tail}")
+    data = root / "_build" / "data"  # the rows the chapters read (write_data), for download
+    if data.is_dir():
+        shutil.copytree(data, html / "data", dirs_exist_ok=True)
     reread = [ln for ln in out.stdout.splitlines() if "updating environment" in ln]
     if reread:  # Sphinx's own count of the pages it read again
         log("[zsc book] site: " + re.sub(r"\x1b\[[0-9;]*m", "", reread[-1]).strip())

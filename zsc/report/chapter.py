@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -148,11 +149,40 @@ class Chapter:
                     f"{body}\n</details>")
 
     def note(self) -> Any:
-        """What the chapter read and what the profile had to leave out (for its details)."""
-        from IPython.display import Markdown
+        """What the chapter read and what the profile had to leave out (for its details), with
+        links to the rows themselves where the build wrote them (`data_folder`)."""
+        from html import escape
 
-        return Markdown(f"{prose.skip_note(self.skipped)} {len(self.res)} clustering rows and "
-                        f"{len(self.knn)} kNN rows read from `{self.profile['results_dir']}`.")
+        from IPython.display import HTML
+
+        folder = data_folder(self.profile)
+        # raw links: a Markdown link to a file outside the book's sources is a Sphinx warning
+        files = [f'<a href="{DATA_LINK}/{folder.name}/{f.name}" download>{f.name}</a>'
+                 for f in data_files(folder)]
+        return HTML(f"<p>{escape(prose.skip_note(self.skipped))} {len(self.res)} clustering rows and "
+                    f"{len(self.knn)} kNN rows read from <code>{escape(str(self.profile['results_dir']))}</code>."
+                    + (f" The rows this build's chapters read: {', '.join(files)}." if files else "")
+                    + "</p>")
+
+
+# The rows a build's chapters read, as CSV and Parquet (`zsc.report.build.write_data`): written to
+# `_build/data/<profile>/`, copied into the site's `data/` folder, linked from each chapter's note
+# (a chapter page lives at `_build/notebooks/` in the site, two folders below its root).
+DATA_FRAMES = ("clustering", "knn", "sweep", "baselines")  # ProfileResults.all()'s order
+DATA_FORMATS = ("csv", "parquet")
+DATA_LINK = "../../data"
+
+
+def data_folder(profile: Mapping[str, Any]) -> Path:
+    """Where `zsc book build` wrote the rows of `profile` (beside `_build/notebooks`)."""
+    from ..config import base_dir
+
+    return base_dir() / "_build" / "data" / str(profile["profile"])
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The data files in `folder`, in `DATA_FRAMES` then `DATA_FORMATS` order."""
+    return [f for n in DATA_FRAMES for e in DATA_FORMATS if (f := folder / f"{n}.{e}").is_file()]
 
 
 def fold(frame: pd.DataFrame, profile: dict[str, Any]) -> pd.DataFrame:

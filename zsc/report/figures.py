@@ -501,7 +501,8 @@ def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
     """The zoo's learning curves: held-out kNN@20 against images seen, one panel per backbone
     family, one line per trained member (colour: method), the shipped point ringed and each
     member's test-split kNN@20 as a dash at the right. A fine-tuned member (`fine_tuned_from`)
-    is dashed and continues its member's curve from the shipped point it started from."""
+    is dashed and continues its member's curve from the shipped point it started from; a
+    training-seed replicate (a seed other than 0) is a thin line without markers."""
     trained = [c for c in cards if c.get("curve")]
     by_name = {c["name"]: c for c in trained}
     families = sorted({c["family"] for c in trained})
@@ -516,10 +517,12 @@ def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
             base = by_name.get(str(c.get("fine_tuned_from")))
             start = ((base or {}).get("exported_point") or {}).get("images_seen", 0)
             pts["images_seen"] += start
-            ax.plot(pts["images_seen"] / 1e3, pts["knn_k20"], marker="o", ms=3, lw=1.5, color=col,
+            replicate = bool(c.get("seed"))
+            ax.plot(pts["images_seen"] / 1e3, pts["knn_k20"], marker=None if replicate else "o", ms=3,
+                    lw=0.8 if replicate else 1.5, alpha=0.7 if replicate else 1.0, color=col,
                     ls="--" if c.get("fine_tuned_from") else "-", label=c["method"])
             best = (c.get("exported_point") or {}).get("images_seen")
-            if best is not None:
+            if best is not None and not replicate:
                 best += start
                 at = pts.loc[(pts["images_seen"] - best).abs().idxmin()]
                 ax.scatter(at["images_seen"] / 1e3, at["knn_k20"], s=70, facecolors="none",
@@ -535,6 +538,9 @@ def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
     if any(c.get("fine_tuned_from") for c in trained):
         handles.append(mpl.lines.Line2D([], [], color="0.3", ls="--"))
         labels.append("fine-tuned with labels")
+    if any(c.get("seed") for c in trained):
+        handles.append(mpl.lines.Line2D([], [], color="0.3", lw=0.8, alpha=0.7))
+        labels.append("other training seeds")
     _legend_below(fig, handles, labels, ncol=len(labels))
     return fig
 
