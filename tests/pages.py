@@ -66,7 +66,9 @@ window.addEventListener("load", () => setTimeout(() => {
   const imgs = [...article.querySelectorAll(".cell_output img, img")].filter((i) => !i.closest("nav"));
   out.figures = imgs.filter((i) => i.naturalWidth > 0).length;
   out.broken_images = imgs.filter((i) => i.naturalWidth === 0).length;
-  out.shrunk_figures = imgs.filter((i) => i.naturalWidth > 0 && i.clientWidth < 0.8 * i.naturalWidth).length;
+  // a 2x ("retina") figure is meant to be shown at the width its output states, half its pixels
+  out.shrunk_figures = imgs.filter((i) => i.naturalWidth > 0
+    && i.clientWidth < 0.8 * (parseFloat(i.style.width) || parseFloat(i.getAttribute("width")) || i.naturalWidth)).length;
   const pre = document.createElement("pre");
   pre.id = "zsc-measure";
   pre.textContent = JSON.stringify(out);

@@ -3,6 +3,7 @@ jupytext sources round-trip, and (slow) the site builds and every page renders."
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -214,6 +215,10 @@ def test_smoke_notebooks_execute_with_figures_and_provenance(smoke):
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
         assert not [o for o in outputs if o.get("output_type") == "error"], out.name
         assert any("image/png" in o.get("data", {}) for o in outputs), f"{out.name} has no figure"
+        for o in (o for o in outputs if "image/png" in o.get("data", {})):  # 2x, shown at 1x
+            png = base64.b64decode(o["data"]["image/png"])
+            shown = o.get("metadata", {}).get("image/png", {}).get("width")
+            assert shown and abs(int.from_bytes(png[16:20], "big") - 2 * shown) <= 2, out.name
         assert any("**Figure" in o.get("data", {}).get("text/markdown", "") for o in outputs), out.name
         for cell in nb.cells:  # code on demand: no input shown unless the reader asks
             tags = cell.metadata.get("tags", [])
@@ -271,3 +276,15 @@ def test_smoke_book_builds_and_pages_render():
         png = shots / f"{page.parent.name}-{page.stem}.png"
         assert png.exists() and png.stat().st_size > 10_000, f"no screenshot of {page}"
     assert not {k: v for k, v in found.items() if v}, found
+
+
+def test_provenance_says_when_the_tree_was_dirty(tmp_path):
+    """A page built from uncommitted changes says so in words, not only with `+dirty`."""
+    prov = {"zsc_version": "1", "git_commit": "abc1234", "profile": "smoke", "results_rows": 1,
+            "results_hash": "h" * 16, "knn_rows": 0, "knn_hash": "k" * 16, "parameters": {}}
+    for commit, said in (("abc1234", False), ("abc1234+dirty", True)):
+        path = tmp_path / "x.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(), path)
+        notebooks.stamp(path, prov | {"git_commit": commit})
+        last = nbformat.read(path, as_version=4).cells[-1].source
+        assert commit in last and ("uncommitted changes" in last) == said

@@ -134,7 +134,9 @@ def stamp(path: Path, prov: Mapping[str, Any] | None) -> None:
     nb.metadata["zsc_provenance"] = dict(prov)
     text = (
         "```{admonition} Provenance\n:class: note\n"
-        f"Built with zsc {prov['zsc_version']} at commit `{prov['git_commit']}`, profile "
+        f"Built with zsc {prov['zsc_version']} at commit `{prov['git_commit']}`"
+        + (" (**from a working tree with uncommitted changes**: this page need not match that "
+           "commit)" if str(prov["git_commit"]).endswith("+dirty") else "") + ", profile "
         f"`{prov['profile']}`; results read: {prov['results_rows']} clustering rows "
         f"(hash `{prov['results_hash']}`), {prov['knn_rows']} kNN rows (hash `{prov['knn_hash']}`). "
         f"Parameters: `{json.dumps(prov['parameters'], sort_keys=True)}`."

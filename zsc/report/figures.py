@@ -36,6 +36,13 @@ def theme() -> None:
     mpl.rcParams.update({"figure.dpi": DPI, "savefig.dpi": DPI, "figure.figsize": (WIDTH, 4.0),
                          "axes.titlesize": FONT + 1, "axes.titleweight": "bold",
                          "legend.frameon": False, "figure.constrained_layout.use": False})
+    try:  # in a kernel: PNGs at twice the size they are shown at, sharp on a phone or HiDPI screen
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
 
 
 def errorbar(df: pd.DataFrame) -> tuple[str, float] | None:
