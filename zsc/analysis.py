@@ -202,12 +202,11 @@ def resample_training_seeds(df: pd.DataFrame, pick: np.ndarray) -> pd.DataFrame:
 
 def _complete_training_seeds(df: pd.DataFrame) -> pd.DataFrame:
     """Every encoder at every training seed: one trained once stands in each seed's replicate."""
-    if TRAINING_SEED not in df.columns or not _replicated(df).any():
+    rep = _replicated(df) if TRAINING_SEED in df.columns else None
+    if rep is None or not rep.any():
         return df
     seeds = sorted(df[TRAINING_SEED].unique())
-    single = df[~_replicated(df)]
-    return pd.concat([df[_replicated(df)], *(single.assign(**{TRAINING_SEED: s}) for s in seeds)],
-                     ignore_index=True)
+    return pd.concat([df[rep], *(df[~rep].assign(**{TRAINING_SEED: s}) for s in seeds)], ignore_index=True)
 
 
 def mean_rank_interval(df: pd.DataFrame, by: str = "encoder", level: float = 0.95) -> pd.DataFrame | None:

@@ -13,8 +13,8 @@ clustering seeds first) and over images: each resample of the pairs takes its sc
 the image resamples every row stores (`zsc.metrics.image_draws`, the same images resampled alike
 in every row), so it carries the spread between encoders, datasets and images, not only the
 clustering seeds'. Where encoders were trained with several seeds (`analysis.fold_replicates`),
-each image resample comes with a resample of the training seeds as well. Rows without those draws (made before zsc stored them) give the pairs'
-interval alone, and say so. Like `zsc.analysis`, nothing here reads files except the shipped
+each image resample comes with a resample of the training seeds as well. Rows without those
+draws (made before zsc stored them) give the pairs' interval alone, and say so. Like `zsc.analysis`, nothing here reads files except the shipped
 registry.
 """
 
@@ -470,8 +470,7 @@ def verdict(claim: Claim | str, evidence: Evidence, *, n_boot: int = N_BOOT, see
                           fast=fast, replicates=reps)
     why = (f"only {n} encoder × dataset pair{'s' if n != 1 else ''}, too few for an interval"
            if n < MIN_UNITS else "")
-    return Verdict(c, decide(c.rule, low, high), value, low, high, n, why,
-                   over)
+    return Verdict(c, decide(c.rule, low, high), value, low, high, n, why, over)
 
 
 def verdicts(evidence: Evidence, *, n_boot: int = N_BOOT, seed: int = 0,

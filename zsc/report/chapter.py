@@ -73,19 +73,14 @@ class Chapter:
     @functools.cached_property
     def sweep(self) -> pd.DataFrame:
         """The reducer sweep's rows (`ProfileResults.sweep`; empty without a sweep)."""
-        return self.fold(ProfileResults(self.profile).sweep())
+        return fold(ProfileResults(self.profile).sweep(), self.profile)
 
     @functools.cached_property
     def cuts(self) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
         """The silhouette-chosen cut against the AMI-best cut of the recommended AC-ward tree, per
         encoder × dataset (`cut_choices`), and each pair's sweep of candidate cuts."""
         picks, sweeps = cut_choices(self.profile, self.encoders)
-        return self.fold(picks), sweeps
-
-    def fold(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """`frame` with the profile's training-seed replicates folded into the encoders they
-        replicate (`analysis.fold_replicates`), as `res` and `knn` are."""
-        return fold(frame, self.profile)
+        return fold(picks, self.profile), sweeps  # replicates folded, as `res` and `knn` are
 
     def verdicts(self, *ids: str) -> None:
         """Show the paper's claims `ids` and this build's verdict on each (`zsc.claims`),
