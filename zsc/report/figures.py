@@ -548,7 +548,7 @@ def zoo_curves(cards: Sequence[Mapping[str, Any]]) -> Figure:
     if any(c.get("seed") for c in trained):
         handles.append(mpl.lines.Line2D([], [], color="0.3", lw=0.8, alpha=0.7))
         labels.append("other training seeds")
-    _legend_below(fig, handles, labels, ncol=len(labels))
+    _legend_below(fig, handles, labels, ncol=min(len(labels), 4))  # 2 rows: fits the page
     return fig
 
 
