@@ -104,7 +104,7 @@ def test_members_are_registered():
 
 
 def test_shipped_weights_stay_small():
-    # 19 trained members of ~1.2 MB each (8 of them training-seed replicates): the wheel carries them
+    # 15 trained members of ~1.2 MB each (4 of them training-seed replicates): the wheel carries them
     total = sum(p.stat().st_size for p in zoo.WEIGHTS_DIR.glob("*.safetensors"))
     assert total < 32 * 2**20, f"the zoo's weights are {total / 2**20:.1f} MB (limit 32 MB)"
 
