@@ -261,7 +261,9 @@ def delta_plot(delta: pd.DataFrame, group: str, value: str = "delta_ami") -> Fig
         ax.set_title(f"{fam} (reference: {refs[fam]})", fontsize=FONT)
         ax.set_xlabel("")
         ax.set_ylabel("delta AMI vs supervised")
-        ax.legend(fontsize=FONT - 0.5, loc="best", title=None)
+        # under its panel: inside, it covered bars (eight encoders in a family)
+        ax.legend(fontsize=FONT - 0.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2,
+                  title=None)
     return fig
 
 
