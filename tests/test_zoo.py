@@ -84,7 +84,8 @@ def test_members_are_registered():
     assert set(specs) == set(zoo.MEMBERS) == {
         "zoo_supervised_resnet", "zoo_mocov3_resnet", "zoo_dino_resnet", "zoo_vicreg_resnet",
         "zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet", "zoo_vicreg_ft_resnet", "zoo_random_resnet", "zoo_supervised_vit", "zoo_mocov3_vit", "zoo_dino_vit",
-        "zoo_mae_vit", "zoo_random_vit",
+        "zoo_mae_vit", "zoo_random_vit", "zoo_supervised_resnet_seed1", "zoo_mocov3_resnet_seed1",
+        "zoo_supervised_resnet_seed2", "zoo_mocov3_resnet_seed2",
     }
     for name, spec in specs.items():
         kind = KIND[name]

@@ -120,6 +120,14 @@ def training_replicates(names: Sequence[str]) -> dict[str, tuple[str, int]]:
     return {s.name: (s.replicate_of, s.training_seed) for s in specs if s.replicate_of}
 
 
+def fold_replicates(frame: Any, profile: Mapping[str, Any]) -> Any:
+    """`analysis.fold_replicates` with the profile's replicates: a replicate's rows become its
+    encoder's, its training seed beside the clustering seed (what every chapter reads)."""
+    from .analysis import fold_replicates as fold
+
+    return fold(frame, training_replicates(profile["encoders"]))
+
+
 def _split_size(dataset: str, n: int | None, split: str | None) -> int | None:
     """The sample size of a split that is present (None: all of it); raises when it is absent.
     Only files are checked: at the paper's scale, no split is loaded just to be counted."""

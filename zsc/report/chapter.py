@@ -73,14 +73,14 @@ class Chapter:
     @functools.cached_property
     def sweep(self) -> pd.DataFrame:
         """The reducer sweep's rows (`ProfileResults.sweep`; empty without a sweep)."""
-        return fold(ProfileResults(self.profile).sweep(), self.profile)
+        return profiles.fold_replicates(ProfileResults(self.profile).sweep(), self.profile)
 
     @functools.cached_property
     def cuts(self) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
         """The silhouette-chosen cut against the AMI-best cut of the recommended AC-ward tree, per
         encoder × dataset (`cut_choices`), and each pair's sweep of candidate cuts."""
         picks, sweeps = cut_choices(self.profile, self.encoders)
-        return fold(picks, self.profile), sweeps  # replicates folded, as `res` and `knn` are
+        return profiles.fold_replicates(picks, self.profile), sweeps  # as `res` and `knn` are
 
     def verdicts(self, *ids: str) -> None:
         """Show the paper's claims `ids` and this build's verdict on each (`zsc.claims`),
@@ -180,14 +180,6 @@ def data_files(folder: Path) -> list[Path]:
     return [f for n in DATA_FRAMES for e in DATA_FORMATS if (f := folder / f"{n}.{e}").is_file()]
 
 
-def fold(frame: pd.DataFrame, profile: dict[str, Any]) -> pd.DataFrame:
-    """`analysis.fold_replicates` with the profile's replicates: a replicate's rows become its
-    encoder's, its training seed beside the clustering seed."""
-    from ..analysis import fold_replicates
-
-    return fold_replicates(frame, profiles.training_replicates(profile["encoders"]))
-
-
 def cut_choices(profile: dict[str, Any], encoders: Sequence[str]
                 ) -> tuple[pd.DataFrame, dict[tuple[str, str], pd.DataFrame]]:
     """For each encoder × dataset of the profile: the paper's recommended AC-ward tree on the
@@ -226,7 +218,7 @@ def chapter(profile: str = "offline", results_dir: str | None = None, *,
     if results_dir:
         prof["results_dir"] = results_dir
     usable, skipped = profiles.available_encoders(prof["encoders"])
-    res, knn = (fold(f, prof) for f in ProfileResults(prof).results())
+    res, knn = (profiles.fold_replicates(f, prof) for f in ProfileResults(prof).results())
     if need_results and res.empty:
         raise DataMissingError(
             f"no clustering results of profile {prof['profile']!r} in {prof['results_dir']}: "

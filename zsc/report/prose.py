@@ -43,10 +43,8 @@ def summary_markdown(profile: Mapping[str, Any], results: tuple[Any, ...] | None
 
         view = ProfileResults(profile)
         results = (*view.results(), view.sweep())
-    from .chapter import fold  # (chapter imports this module)
-
-    res, knn = (fold(f, dict(profile)) for f in results[:2])
-    sweep = fold(results[2], dict(profile)) if len(results) > 2 else res.iloc[:0]
+    res, knn = (profiles.fold_replicates(f, profile) for f in results[:2])
+    sweep = profiles.fold_replicates(results[2], profile) if len(results) > 2 else res.iloc[:0]
     usable, skipped = profiles.available_encoders(profile["encoders"])
     env = lock_status(notebooks.notebooks_dir().parent / LOCK_FILE)  # the book project's
     lines = [
