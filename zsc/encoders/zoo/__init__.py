@@ -132,6 +132,7 @@ def shipped_weights_id(name: str) -> str:
 
 def _register(name: str) -> EncoderSpec:
     kind, method = MEMBER_TABLE[name]
+    of, seed_no = REPLICATE_OF.get(name, (None, 0))
     family = models.BACKBONE_FAMILIES[kind]
     if is_trainable(name):
         path = weights_path(name)
@@ -140,8 +141,7 @@ def _register(name: str) -> EncoderSpec:
         source = f"zsc:weights/zoo/{name}.safetensors"
         tuned = (f", then fine-tuned with labels (cross-entropy) from `{FINE_TUNED_FROM[name]}`"
                  if name in FINE_TUNED_FROM else "")
-        seed = (f", training seed {REPLICATE_OF[name][1]} (a replicate of `{REPLICATE_OF[name][0]}`)"
-                if name in REPLICATE_OF else "")
+        seed = f", training seed {seed_no} (a replicate of `{of}`)" if of else ""
         desc = (f"{family} trained with {_METHOD_TITLES[method]}{tuned} on the Fashion-MNIST train "
                 f"split{seed} (offline zoo; see weights/zoo/{name}.json).")
     else:
@@ -155,8 +155,7 @@ def _register(name: str) -> EncoderSpec:
     return register(EncoderSpec(
         name, family, method, "zoo", source, models.BACKBONE_DIMS[kind],
         _builder(name, kind), PREPROCESSING, weights_id=weights_id, weights_available=available,
-        description=desc, replicate_of=REPLICATE_OF.get(name, (None, 0))[0],
-        training_seed=REPLICATE_OF.get(name, (None, 0))[1],
+        description=desc, replicate_of=of, training_seed=seed_no,
     ))
 
 
