@@ -184,9 +184,10 @@ def training_seed_resamples(df: pd.DataFrame, n: int, seed: int = 0) -> list[np.
     """`n` resamples (with replacement) of the training seeds: each gives, slot by slot, the seed
     every replicated encoder takes its rows from (`resample_training_seeds`). The same resample
     serves every encoder, as an image resample does. None when no encoder has several seeds."""
-    if TRAINING_SEED not in df.columns or not _replicated(df).any():
+    rep = _replicated(df) if TRAINING_SEED in df.columns else None
+    if rep is None or not rep.any():
         return None
-    seeds = np.array(sorted(df.loc[_replicated(df), TRAINING_SEED].unique()))
+    seeds = np.array(sorted(df.loc[rep, TRAINING_SEED].unique()))
     rng = np.random.default_rng(seed)
     return [rng.choice(seeds, len(seeds)) for _ in range(n)]
 

@@ -35,6 +35,7 @@ from ..errors import ZscError
 from ..io import atomic_path, config_hash, sha256_file
 from ..profile_results import ProfileResults
 from . import prose
+from .chapter import DATA_DIR, DATA_FORMATS, DATA_FRAMES
 
 MANUAL = "zsc notebook"  # `executed_by` of a copy run by hand: the build keeps it (see execute_all)
 
@@ -258,16 +259,14 @@ def write_data(results: tuple[Any, ...], folder: Path) -> Path:
     """The rows the chapters read (`ProfileResults.all()`), as CSV and Parquet in `folder`
     (the build's: `chapter.data_folder`): the site carries them, each chapter links them. A
     frame without rows has no file."""
-    from .chapter import DATA_FRAMES
-
     for name, frame in zip(DATA_FRAMES, results, strict=True):
-        for ext, write in (("csv", frame.to_csv), ("parquet", frame.to_parquet)):
+        for ext in DATA_FORMATS:  # pandas writes each with `to_<ext>`
             path = folder / f"{name}.{ext}"
             if frame.empty:
                 path.unlink(missing_ok=True)
                 continue
             with atomic_path(path) as tmp:
-                write(tmp, index=False)
+                getattr(frame, f"to_{ext}")(tmp, index=False)
     return folder
 
 
@@ -316,7 +315,7 @@ def build_site(log: Callable[[str], None] = print, *, all_pages: bool = False) -
         problems = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         tail = "\n".join(problems[:30] + ["..."] + lines[-10:])
         raise BuildError(f"jupyter-book build failed (exit {out.returncode}):\n{tail}")
-    data = root / "_build" / "data"  # the rows the chapters read (write_data), for download
+    data = root / DATA_DIR  # the rows the chapters read (write_data), for download
     if data.is_dir():
         shutil.copytree(data, html / "data", dirs_exist_ok=True)
     reread = [ln for ln in out.stdout.splitlines() if "updating environment" in ln]

@@ -165,6 +165,7 @@ class Chapter:
 # (a chapter page lives at `_build/notebooks/` in the site, two folders below its root).
 DATA_FRAMES = ("clustering", "knn", "sweep", "baselines")  # ProfileResults.all()'s order
 DATA_FORMATS = ("csv", "parquet")
+DATA_DIR = Path("_build", "data")  # in the book project; the site's copy is `data/`
 DATA_LINK = "../../data"
 
 
@@ -172,7 +173,7 @@ def data_folder(profile: Mapping[str, Any]) -> Path:
     """Where `zsc book build` wrote the rows of `profile` (beside `_build/notebooks`)."""
     from ..config import base_dir
 
-    return base_dir() / "_build" / "data" / str(profile["profile"])
+    return base_dir() / DATA_DIR / str(profile["profile"])
 
 
 def data_files(folder: Path) -> list[Path]:
