@@ -181,3 +181,34 @@ def test_learning_curve_marks_theirs_and_the_other_seeds():
     crosses = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert sum(len(c.get_offsets()) for c in crosses) == 4  # 2 seeds x 2 metrics
     assert ax.get_xscale() == "log" and "70,000" in ax.get_ylabel()
+
+
+def test_embedding_scatter_names_the_classes_and_noise_has_a_colour_of_its_own():
+    """Fig 2.1: a legend names every class; no class or cluster is drawn in the noise grey, and a
+    cluster has the colour the thumbnail map gives it."""
+    from matplotlib.colors import to_rgba
+
+    from zsc import gallery
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 20)
+    pred = y.copy()
+    pred[::7] = -1
+    names = [f"class {i}" for i in range(10)]
+    fig = figures.embedding_scatter(rng.normal(size=(200, 2)), y, pred, ("true", "cluster"), names)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == names
+    noise = to_rgba(gallery.NOISE_COLOR)
+    colours = gallery.label_colors(np.arange(40))
+    assert noise not in {to_rgba(c) for v, c in colours.items() if v >= 0}
+    assert len({to_rgba(c) for v, c in colours.items() if v >= 0}) == 29  # tab10 less grey, tab20b
+    left, right = fig.axes
+    assert right.get_legend().get_texts()[0].get_text() == f"noise ({(pred < 0).sum()})"
+    drawn = right.collections[1].get_facecolors()  # the clustered points, in label order
+    expected = gallery.label_colors(pred)
+    assert np.allclose(drawn, [to_rgba(expected[v]) for v in pred[pred >= 0]])
+    # 40 classes: no legend (it would bury the panels)
+    y40 = np.arange(200) % 40
+    fig = figures.embedding_scatter(rng.normal(size=(200, 2)), y40, y40, class_names=[str(i) for i in range(40)])
+    assert not fig.legends
+    plt.close("all")

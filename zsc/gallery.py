@@ -23,6 +23,21 @@ WIDTH = 8.0  # inches, as the book's figures (zsc.report.figures.WIDTH)
 DPI = 85
 
 
+NOISE_COLOR = "0.82"  # light grey: the noise points (-1) of HDBSCAN / Affinity Propagation
+
+
+def label_colors(labels: Any) -> dict[int, Any]:
+    """One colour per label value, the same wherever a clustering is drawn: tab10 without its grey
+    (grey is the noise colour, -1, and nothing else), then tab20b; colours go by the label's rank
+    among the labels present, so a 2-D scatter and a thumbnail map of one clustering agree."""
+    cmap = plt.get_cmap("tab10").colors
+    palette = [c for i, c in enumerate(cmap) if i != 7] + list(plt.get_cmap("tab20b").colors)
+    values = [int(v) for v in np.unique(np.asarray(labels)) if v >= 0]
+    colors: dict[int, Any] = {v: palette[i % len(palette)] for i, v in enumerate(values)}
+    colors[-1] = NOISE_COLOR
+    return colors
+
+
 def _items(images: Any) -> Sequence[ImageLike]:
     return list(images) if not isinstance(images, np.ndarray) else [images[i] for i in range(len(images))]
 
@@ -125,8 +140,8 @@ def _draw_map(ax: Any, items: Sequence[ImageLike], xy: np.ndarray, labels: Any, 
               zoom: float, width: float, seed: int) -> None:
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-    cmap = plt.get_cmap("tab20")
-    colors = None if labels is None else [cmap(int(v) % 20) for v in np.asarray(labels)]
+    palette = None if labels is None else label_colors(labels)
+    colors = None if palette is None else [palette[max(int(v), -1)] for v in np.asarray(labels)]
     ax.scatter(xy[:, 0], xy[:, 1], s=4, c=colors if colors is not None else "0.5", alpha=0.6,
                linewidths=0)
     thumb_px = 48 * zoom * 2  # the size a thumbnail is drawn at, in figure pixels at DPI
@@ -142,7 +157,7 @@ def _draw_map(ax: Any, items: Sequence[ImageLike], xy: np.ndarray, labels: Any, 
         for c in np.unique(lab):
             centre = np.median(xy[lab == c], axis=0)
             ax.annotate(str(c), centre, fontsize=11, fontweight="bold", ha="center", va="center",
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": cmap(int(c) % 20),
+                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": palette[max(int(c), -1)],
                               "alpha": 0.85})
     ax.set_xticks([])
     ax.set_yticks([])

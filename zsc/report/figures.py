@@ -21,7 +21,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from .. import analysis
+from .. import analysis, gallery
 
 WIDTH = 8.0  # inches: at DPI, the text column of a chapter page at 1280 px (about 680 px)
 DPI = 85
@@ -141,19 +141,42 @@ def dataset_samples(loaded: Mapping[str, Any], n_show: int = 8, seed: int = 0) -
 
 # --------------------------------------------------------------------------- chapter 2
 def embedding_scatter(xy: np.ndarray, labels_true: np.ndarray, labels_pred: np.ndarray,
-                      titles: tuple[str, str] = ("true label", "cluster")) -> Figure:
-    """A 2-D embedding twice: coloured by true label, then by cluster (noise, -1, in grey)."""
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9), layout="constrained")
+                      titles: tuple[str, str] = ("true label", "cluster"),
+                      class_names: Sequence[str] | None = None) -> Figure:
+    """A 2-D embedding twice: coloured by true label (a legend under the figure names the
+    classes), then by cluster (each cluster's number at its median, as in the thumbnail map;
+    noise, -1, in a grey that is no class's or cluster's colour)."""
+    classes = [int(v) for v in np.unique(labels_true) if v >= 0]
+    legend = bool(class_names) and len(classes) <= 20  # more would bury the panels
+    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9 + 0.25 * math.ceil(len(classes) / 5) + 0.3
+                                            if legend else 3.9), layout="constrained")
     for ax, lab, title in zip(axes, (labels_true, labels_pred), titles, strict=True):
         lab = np.asarray(lab)
+        colors = gallery.label_colors(lab)
         noise = lab < 0
-        ax.scatter(xy[noise, 0], xy[noise, 1], s=5, c="0.75", linewidths=0)
-        sns.scatterplot(x=xy[~noise, 0], y=xy[~noise, 1], hue=lab[~noise].astype(str),
-                        palette="tab20" if len(np.unique(lab)) > 10 else "tab10", s=9,
-                        linewidth=0, legend=False, ax=ax)
-        ax.set_title(f"{title} ({len(np.unique(lab[~noise]))} groups)")
+        ax.scatter(xy[noise, 0], xy[noise, 1], s=5, color=gallery.NOISE_COLOR, linewidths=0,
+                   label=f"noise ({noise.sum()})")
+        ax.scatter(xy[~noise, 0], xy[~noise, 1], s=9, linewidths=0,
+                   c=[colors[int(v)] for v in lab[~noise]])
+        groups = np.unique(lab[~noise])
+        ax.set_title(f"{title} ({len(groups)} groups)")
         ax.set_xticks([])
         ax.set_yticks([])
+        if lab is labels_pred and len(groups) <= 30:
+            for c in groups:
+                ax.annotate(str(c), np.median(xy[lab == c], axis=0), fontsize=FONT, ha="center",
+                            va="center", fontweight="bold",
+                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colors[int(c)],
+                                  "alpha": 0.8})
+        if noise.any():
+            ax.legend(loc="lower right", fontsize=FONT, handletextpad=0.1, borderpad=0.2, markerscale=2)
+    if legend:
+        colors = gallery.label_colors(labels_true)
+        handles = [mpl.lines.Line2D([], [], ls="", marker="o", ms=6, color=colors[v],
+                                    label=str(class_names[v])) for v in classes]
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(5, len(handles)),
+                   fontsize=FONT, title=f"{titles[0]} (left panel)", title_fontsize=FONT,
+                   columnspacing=1.0, handletextpad=0.2)
     return fig
 
 
