@@ -54,9 +54,9 @@ MEMBER_TABLE: dict[str, tuple[str, str]] = {
 # shipped member is seed 0), so that a difference between encoders can carry the spread of their
 # training; zsc.analysis folds a replicate into its member (`EncoderSpec.replicate_of`)
 TRAINING_SEEDS: tuple[int, ...] = (1, 2)
-# The DINO and VICReg ResNets are not replicated yet: their four runs (~15-22 CPU-minutes each)
-# did not fit the session that trained these; list them here, then `zsc zoo train <member>_seed1`
-REPLICATED = ("zoo_supervised_resnet", "zoo_mocov3_resnet")
+# every self-supervised or supervised ResNet trained from scratch; to replicate another member,
+# list it here, then `zsc zoo train <member>_seed1 <member>_seed2`
+REPLICATED = ("zoo_supervised_resnet", "zoo_mocov3_resnet", "zoo_dino_resnet", "zoo_vicreg_resnet")
 REPLICATE_OF: dict[str, tuple[str, int]] = {
     f"{m}_seed{s}": (m, s) for s in TRAINING_SEEDS for m in REPLICATED}
 MEMBER_TABLE.update({n: MEMBER_TABLE[m] for n, (m, _) in REPLICATE_OF.items()})
