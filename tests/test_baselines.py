@@ -199,10 +199,18 @@ def test_profile_stage_runs_baselines_on_the_profiles_subsamples():
         profiles.stages({**prof, "baseline_datasets": ["cifar10"]})
 
 
+# how far a seeded run may land from its card on another CPU (other float kernels in torch, numba
+# and BLAS); measured 0.017 at most (N2D on digits), the seeds' own spread is 0.1 and more
+CROSS_CPU = 0.02
+
+
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "digits"])
 def test_shipped_n2d_weights_reproduce_their_card(dataset):
     """The shipped encoder is the one its card describes (sha256, key) and clusters the card's
-    subsample to the card's numbers (ACC and NMI within 0.01: same UMAP and GMM seeds)."""
+    subsample to the card's numbers: same UMAP and GMM seeds, so a run is the same on one CPU, but
+    float kernels differ between CPUs (on an AVX-512 + AMX CPU, 2026-12-07, digits gave ACC 0.873
+    and NMI 0.840 against the card's 0.857 / 0.830): within CROSS_CPU, a fifth of the spread of
+    the card's own training seeds (ACC 0.83-0.93 on digits)."""
     path, card_path = wts.shipped_paths("n2d", dataset)
     card = json.loads(card_path.read_text())
     assert wts.find("n2d", dataset, card["weights_key"]) == path
@@ -211,8 +219,8 @@ def test_shipped_n2d_weights_reproduce_their_card(dataset):
     row = run_baseline("n2d", dataset, split=chk["split"], n_samples=chk["n_samples"],
                        seed=chk["seed"], store=None)
     assert row["weights_source"] == "shipped" and row["train_epochs"] == card["epochs"]
-    assert row["acc"] == pytest.approx(chk["acc"], abs=0.01)
-    assert row["nmi"] == pytest.approx(chk["nmi"], abs=0.01)
+    assert row["acc"] == pytest.approx(chk["acc"], abs=CROSS_CPU)
+    assert row["nmi"] == pytest.approx(chk["nmi"], abs=CROSS_CPU)
     assert card["final"]["epoch"] == card["epochs"] and len(card["curve"]) >= 3
 
 
@@ -245,7 +253,9 @@ def test_comparison_table_picks_the_recipe_or_the_best_clusterer_and_measures_th
 def test_kingdra_card_is_reproduced_on_digits():
     """The card's digits run (seed 0, the book's 901 images) comes out the same: one thread,
     seeded initialisation, noise and batch order, and torch's CPU kernels the card was made with
-    (set before torch loads, so in a fresh process: AVX-512 and AVX2 kernels train apart)."""
+    (set before torch loads, so in a fresh process: AVX-512 and AVX2 kernels train apart). The
+    same kernels still round apart on another CPU (AVX-512 + AMX: ACC 0.677 / AMI 0.712 against
+    the card's 0.678 / 0.716), so within CROSS_CPU; the card's seeds span ACC 0.68-0.81."""
     card = wts.card("kingdra")
     ref = next(r for r in card["runs"] if r["dataset"] == "digits" and r["seed"] == 0)
     code = ("import json, torch; from zsc.baselines import run_baseline; torch.set_num_threads(1); "
@@ -255,8 +265,8 @@ def test_kingdra_card_is_reproduced_on_digits():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout
     row = json.loads(out.strip().splitlines()[-1])
-    assert row["acc"] == pytest.approx(ref["acc"], abs=1e-3)
-    assert row["ami"] == pytest.approx(ref["ami"], abs=1e-3)
+    assert row["acc"] == pytest.approx(ref["acc"], abs=CROSS_CPU)
+    assert row["ami"] == pytest.approx(ref["ami"], abs=CROSS_CPU)
     assert card["config"]["hidden"] == list(kingdra.KingdraConfig().hidden)
 
 
