@@ -38,6 +38,16 @@ def label_colors(labels: Any) -> dict[int, Any]:
     return colors
 
 
+def label_medians(ax: Any, xy: np.ndarray, labels: Any, fontsize: float = 11) -> None:
+    """Each label's number at the median of its points, framed in its colour (`label_colors`)."""
+    lab = np.asarray(labels)
+    colors = label_colors(lab)
+    for c in np.unique(lab):
+        ax.annotate(str(c), np.median(xy[lab == c], axis=0), fontsize=fontsize, fontweight="bold",
+                    ha="center", va="center", bbox={"boxstyle": "round,pad=0.2", "fc": "white",
+                                                    "ec": colors[max(int(c), -1)], "alpha": 0.85})
+
+
 def _items(images: Any) -> Sequence[ImageLike]:
     return list(images) if not isinstance(images, np.ndarray) else [images[i] for i in range(len(images))]
 
@@ -153,12 +163,7 @@ def _draw_map(ax: Any, items: Sequence[ImageLike], xy: np.ndarray, labels: Any, 
                              pad=0.05, bboxprops={"edgecolor": edge, "linewidth": 1.2})
         ax.add_artist(box)
     if labels is not None:
-        lab = np.asarray(labels)
-        for c in np.unique(lab):
-            centre = np.median(xy[lab == c], axis=0)
-            ax.annotate(str(c), centre, fontsize=11, fontweight="bold", ha="center", va="center",
-                        bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": palette[max(int(c), -1)],
-                              "alpha": 0.85})
+        label_medians(ax, xy, labels)
     ax.set_xticks([])
     ax.set_yticks([])
 

@@ -150,7 +150,7 @@ def embedding_scatter(xy: np.ndarray, labels_true: np.ndarray, labels_pred: np.n
     legend = bool(class_names) and len(classes) <= 20  # more would bury the panels
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9 + 0.25 * math.ceil(len(classes) / 5) + 0.3
                                             if legend else 3.9), layout="constrained")
-    for ax, lab, title in zip(axes, (labels_true, labels_pred), titles, strict=True):
+    for i, (ax, lab, title) in enumerate(zip(axes, (labels_true, labels_pred), titles, strict=True)):
         lab = np.asarray(lab)
         colors = gallery.label_colors(lab)
         noise = lab < 0
@@ -162,12 +162,8 @@ def embedding_scatter(xy: np.ndarray, labels_true: np.ndarray, labels_pred: np.n
         ax.set_title(f"{title} ({len(groups)} groups)")
         ax.set_xticks([])
         ax.set_yticks([])
-        if lab is labels_pred and len(groups) <= 30:
-            for c in groups:
-                ax.annotate(str(c), np.median(xy[lab == c], axis=0), fontsize=FONT, ha="center",
-                            va="center", fontweight="bold",
-                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colors[int(c)],
-                                  "alpha": 0.8})
+        if i == 1 and len(groups) <= 30:  # the clusters, numbered as in the thumbnail map
+            gallery.label_medians(ax, xy[~noise], lab[~noise], fontsize=FONT)
         if noise.any():
             ax.legend(loc="lower right", fontsize=FONT, handletextpad=0.1, borderpad=0.2, markerscale=2)
     if legend:
