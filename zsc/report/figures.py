@@ -150,9 +150,9 @@ def embedding_scatter(xy: np.ndarray, labels_true: np.ndarray, labels_pred: np.n
     legend = bool(class_names) and len(classes) <= 20  # more would bury the panels
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9 + 0.25 * math.ceil(len(classes) / 5) + 0.3
                                             if legend else 3.9), layout="constrained")
-    for i, (ax, lab, title) in enumerate(zip(axes, (labels_true, labels_pred), titles, strict=True)):
-        lab = np.asarray(lab)
-        colors = gallery.label_colors(lab)
+    panels = [np.asarray(labels_true), np.asarray(labels_pred)]
+    palettes = [gallery.label_colors(lab) for lab in panels]
+    for i, (ax, lab, colors, title) in enumerate(zip(axes, panels, palettes, titles, strict=True)):
         noise = lab < 0
         ax.scatter(xy[noise, 0], xy[noise, 1], s=5, color=gallery.NOISE_COLOR, linewidths=0,
                    label=f"noise ({noise.sum()})")
@@ -167,8 +167,7 @@ def embedding_scatter(xy: np.ndarray, labels_true: np.ndarray, labels_pred: np.n
         if noise.any():
             ax.legend(loc="lower right", fontsize=FONT, handletextpad=0.1, borderpad=0.2, markerscale=2)
     if legend:
-        colors = gallery.label_colors(labels_true)
-        handles = [mpl.lines.Line2D([], [], ls="", marker="o", ms=6, color=colors[v],
+        handles = [mpl.lines.Line2D([], [], ls="", marker="o", ms=6, color=palettes[0][v],
                                     label=str(class_names[v])) for v in classes]
         fig.legend(handles=handles, loc="outside lower center", ncol=min(5, len(handles)),
                    fontsize=FONT, title=f"{titles[0]} (left panel)", title_fontsize=FONT,
