@@ -405,7 +405,7 @@ def test_a_profile_extends_another(tmp_path):
     assert full["profile"] == "offline_full" and full["results_dir"] == "_build/results/offline_full"
     assert full["cluster_seeds"] == [0, 1, 2] and base["cluster_seeds"] == [0, 1]
     assert full["knn_n_train"] is None and base["knn_n_train"] == 1000  # None: the whole split
-    assert set(full["encoders"]) - set(full["knn_encoders"]) == {"efficientnet_lite0"}
+    assert full["knn_skip"] == ["efficientnet_lite0"]
     assert set(full["encoders"]) - set(base["encoders"]) == {
         "zoo_mocov3_ft_resnet", "zoo_dino_ft_resnet", "zoo_vicreg_ft_resnet", *zoo.REPLICATE_OF}
     same = {k for k in base if k not in ("profile", "description", "cluster_seeds", "knn_n_train", "results_dir",
@@ -423,10 +423,11 @@ def test_a_profile_extends_another(tmp_path):
         profiles.load_profile(str(loop))
 
 
-def test_knn_encoders_limit_the_knn_jobs_and_say_so():
-    """`knn_encoders` probes only the encoders it names (their train-split embeddings only); the
-    others are clustered and named as left out of kNN; a name outside the profile is refused."""
-    prof = dict(profiles.load_profile("smoke"), knn_encoders=["pixels"], knn_n_train=None)
+def test_knn_skip_limits_the_knn_jobs_and_says_so():
+    """`knn_skip` leaves the encoders it names out of kNN (and their train-split embeddings);
+    they are clustered and named as left out of kNN; a name outside the profile is refused."""
+    smoke = profiles.load_profile("smoke")
+    prof = dict(smoke, knn_skip=[e for e in smoke["encoders"] if e != "pixels"], knn_n_train=None)
     stages, skipped = profiles.stages(prof)
     by: dict = {}
     for s in stages:  # the main grid's stage of each kind (a reducer sweep adds a second cluster stage)
@@ -435,6 +436,6 @@ def test_knn_encoders_limit_the_knn_jobs_and_say_so():
     trains = [j for j in by["embed"]["list"] if j.get("split") == "train"]
     assert trains and {j["encoder"] for j in trains} == {"pixels"}
     assert {j["encoder"] for j in by["cluster"]["list"]} == set(prof["encoders"])
-    assert "knn_encoders" in skipped["zoo_random_resnet (kNN)"]
-    with pytest.raises(InvalidParameterError, match="knn_encoders: nope"):
-        profiles.stages(dict(prof, knn_encoders=["nope"]))
+    assert "knn_skip" in skipped["zoo_random_resnet (kNN)"]
+    with pytest.raises(InvalidParameterError, match="knn_skip: nope"):
+        profiles.stages(dict(prof, knn_skip=["nope"]))

@@ -169,7 +169,7 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
     Every dataset whose evaluation split is present is clustered; kNN jobs (and the train-split
     embeddings they need) exist where its kNN memory's train split is present too: its own, or,
     for ImageNet-v2/-R/-Sketch/-O, which have none, ImageNet-1k's, as the paper's probing; and
-    only for the profile's `knn_encoders` when it names them (`knn_n_train: null`: whole splits).
+    not for the encoders the profile's `knn_skip` names (`knn_n_train: null`: whole splits).
     Sample sizes are clamped to each split's size."""
     from .data import get_dataset
 
@@ -194,14 +194,13 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
             except ZscError as err:
                 skipped[f"{ds} (kNN)"] = "no train split here: " + str(err).split(". ")[0]
     pairs = [(e, d) for d in test for e in encoders]
-    probed = profile.get("knn_encoders")  # None: every encoder
-    if probed is not None:
-        unknown = sorted(set(probed) - set(profile["encoders"]))
-        if unknown:
-            raise InvalidParameterError(f"knn_encoders: {', '.join(unknown)} not among the profile's encoders")
-        skipped.update({f"{e} (kNN)": "clustered; no kNN: not in the profile's knn_encoders"
-                        for e in encoders if e not in probed and train})
-    knn_pairs = [(e, d) for e, d in pairs if d in train and (probed is None or e in probed)]
+    no_knn = set(profile.get("knn_skip") or ())  # clustered, not probed
+    unknown = sorted(no_knn - set(profile["encoders"]))
+    if unknown:
+        raise InvalidParameterError(f"knn_skip: {', '.join(unknown)} not among the profile's encoders")
+    skipped.update({f"{e} (kNN)": "clustered; no kNN: in the profile's knn_skip"
+                    for e in encoders if e in no_knn and train})
+    knn_pairs = [(e, d) for e, d in pairs if d in train and e not in no_knn]
     embed_list = [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]
     memories = dict.fromkeys((e, memory[d], train[d]) for e, d in knn_pairs)  # each once
     embed_list += [{"encoder": e, "dataset": m, "split": "train", "n_samples": n}
