@@ -318,3 +318,17 @@ def test_ami_draws_equal_ami_of_each_resample(labelings, n_pred):
                                                                           abs=1e-15)
     one = np.zeros_like(y)
     assert np.array_equal(M.ami_draws(one, one, draws[:2]), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("kind", ["str", "noise", "sparse ints"])
+def test_ami_of_any_label_values_is_scikit_learns(kind):
+    """zsc counts coded labels with numpy: strings, HDBSCAN's -1 and gaps in the ids change nothing."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 6, 400)
+    p = np.where(rng.random(400) < 0.6, y, rng.integers(0, 9, 400))
+    y, p = {"str": (y.astype(str), np.char.add("c", p.astype(str))), "noise": (y, p - 1),
+            "sparse ints": (y * 1000 + 7, p * 31 - 5)}[kind]
+    draws = M.image_draws(400)[:3]
+    assert M.ami(y, p) == pytest.approx(skm.adjusted_mutual_info_score(y, p), abs=1e-12)
+    assert np.allclose(M.ami_draws(y, p, draws), [skm.adjusted_mutual_info_score(y[i], p[i]) for i in draws],
+                       atol=1e-12)

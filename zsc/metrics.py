@@ -9,6 +9,7 @@ HDBSCAN's noise label (-1) counts as one more cluster in AMI/ARI/NMI, as in the 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -80,16 +81,47 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den)
 
 
+def _codes(y: np.ndarray) -> np.ndarray:
+    """Labels as integers 0..k-1 (any dtype, noise -1 included), so counting is bincount."""
+    return np.unique(np.asarray(y), return_inverse=True)[1].ravel()
+
+
+@functools.lru_cache(maxsize=8)
+def _log_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """log Γ(k) (lg[k] = log((k − 1)!)) for k in 0..n+1 and log k for k in 0..n: every term of MI,
+    E[MI] and the entropies takes integer counts ≤ n, so they are looked up, not evaluated, and
+    an image resample (same n) reuses the tables of its row."""
+    from scipy.special import gammaln
+
+    lg = gammaln(np.arange(n + 2, dtype=np.float64))
+    with np.errstate(divide="ignore"):
+        log = np.log(np.arange(n + 1, dtype=np.float64))
+    lg.flags.writeable = log.flags.writeable = False
+    return lg, log
+
+
+def _entropy_of_counts(c: np.ndarray, n: int, log: np.ndarray) -> float:
+    c = c[c > 0]
+    return float(log[n] - (c * log[c]).sum() / n)
+
+
+def _parts(t: np.ndarray, p: np.ndarray, k: int) -> tuple[MutualInfo, int, int]:
+    """MI parts of two coded labelings (`p` < k) from their sparse contingency table, and how
+    many classes and clusters occur: numpy only, as one image resample of a row needs them."""
+    n = len(t)
+    _, log = _log_tables(n)
+    cells, nij = np.unique(t * k + p, return_counts=True)
+    a, b = np.bincount(t), np.bincount(p, minlength=k)
+    mi = float(nij @ (log[n] + log[nij] - log[a[cells // k]] - log[b[cells % k]])) / n
+    parts = MutualInfo(max(mi, 0.0), expected_mutual_information(a, b),
+                       _entropy_of_counts(a, n, log), _entropy_of_counts(b, n, log))
+    return parts, int(np.count_nonzero(a)), int(np.count_nonzero(b))
+
+
 def mutual_info_parts(y_true: np.ndarray, y_pred: np.ndarray) -> MutualInfo:
     """MI, its expectation under permutation, and both entropies (nats)."""
-    from sklearn.metrics.cluster import contingency_matrix, mutual_info_score
-
-    c = contingency_matrix(y_true, y_pred, sparse=True)
-    mi = mutual_info_score(None, None, contingency=c)
-    a = np.asarray(c.sum(axis=1)).ravel()
-    b = np.asarray(c.sum(axis=0)).ravel()
-    return MutualInfo(float(mi), expected_mutual_information(a, b), _entropy(y_true),
-                      _entropy(y_pred))
+    p = _codes(y_pred)
+    return _parts(_codes(y_true), p, int(p.max(initial=-1)) + 1)[0]
 
 
 def expected_mutual_information(a: np.ndarray, b: np.ndarray, chunk: int = 2**21) -> float:
@@ -98,19 +130,14 @@ def expected_mutual_information(a: np.ndarray, b: np.ndarray, chunk: int = 2**21
     scikit-learn keeps its own (Cython) version private. A cell's term depends on its two sizes
     alone, so it is summed once per distinct pair of sizes and weighted by how many cells have
     them: every count n_ij from max(1, a + b − n) to min(a, b), laid end to end in chunks of at
-    most `chunk` counts (memory stays bounded at any n); log Γ and log take integers 0..n+1 and
-    are looked up, not evaluated."""
-    from scipy.special import gammaln
-
+    most `chunk` counts (memory stays bounded at any n); log Γ and log are looked up."""
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     n = int(a.sum())
-    if len(a) <= 1 or len(b) <= 1 or n == 0:
-        return 0.0
     (ua, ca), (ub, cb) = (np.unique(x[x > 0], return_counts=True) for x in (a, b))
-    lg = gammaln(np.arange(n + 2, dtype=np.float64))  # lg[k] = log((k - 1)!)
-    with np.errstate(divide="ignore"):
-        log = np.log(np.arange(n + 1, dtype=np.float64))
+    if ca.sum() <= 1 or cb.sum() <= 1:
+        return 0.0
+    lg, log = _log_tables(n)
     ai, bj = (g.ravel() for g in np.meshgrid(ua, ub, indexing="ij"))
     start = np.maximum(1, ai + bj - n)
     width = np.maximum(np.minimum(ai, bj) - start + 1, 0)
@@ -131,35 +158,37 @@ def expected_mutual_information(a: np.ndarray, b: np.ndarray, chunk: int = 2**21
     return float(ca @ term.reshape(len(ua), len(ub)) @ cb)
 
 
-def _entropy(y: np.ndarray) -> float:
-    _, counts = np.unique(y, return_counts=True)
-    p = counts / counts.sum()
-    return float(-(p * np.log(p)).sum())
-
-
-def ami(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Adjusted mutual information (arithmetic normaliser); 1 for identical one-cluster labelings."""
-    n_true, n_pred = len(np.unique(y_true)), len(np.unique(y_pred))
+def _ami(t: np.ndarray, p: np.ndarray, k: int) -> float:
+    parts, n_true, n_pred = _parts(t, p, k)
     if n_true == n_pred == 1:
         return 1.0
     if n_true == 1 or n_pred == 1:
         return 0.0
-    return mutual_info_parts(y_true, y_pred).ami
+    return parts.ami
+
+
+def ami(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Adjusted mutual information (arithmetic normaliser); 1 for identical one-cluster labelings."""
+    p = _codes(y_pred)
+    return _ami(_codes(y_true), p, int(p.max(initial=-1)) + 1)
 
 
 def ami_true(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """AMI normalised by H(Y_true) − E[MI] (the paper's taxonomic-level variant)."""
-    if len(np.unique(y_true)) == 1:
+    p = _codes(y_pred)
+    parts, n_true, n_pred = _parts(_codes(y_true), p, int(p.max(initial=-1)) + 1)
+    if n_true == 1:
         return float("nan")  # no label entropy to explain
-    if len(np.unique(y_pred)) == 1:
-        return 0.0
-    return mutual_info_parts(y_true, y_pred).ami_true
+    return 0.0 if n_pred == 1 else parts.ami_true
 
 
 def ami_draws(y_true: np.ndarray, y_pred: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """`ami` of each bootstrap resample of the images (`draws`: resamples × n indices)."""
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    return np.array([ami(y_true[i], y_pred[i]) for i in np.asarray(draws)])
+    """`ami` of each bootstrap resample of the images (`draws`: resamples × n indices); the labels
+    are coded once and each resample counted with numpy (scikit-learn's per-call validation and
+    sparse contingency were most of a row's cost)."""
+    t, p = _codes(y_true), _codes(y_pred)
+    k = int(p.max(initial=-1)) + 1
+    return np.array([_ami(t[i], p[i], k) for i in np.asarray(draws)])
 
 
 def clustering_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
