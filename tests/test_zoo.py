@@ -333,3 +333,19 @@ def test_the_zoo_page_reads_every_card():
         assert ln.get_xdata()[0] == pytest.approx(base["exported_point"]["images_seen"] / 1e3)
         assert c["curve"][0]["knn_k20"] == pytest.approx(base["exported_point"]["knn_k20"], abs=1e-3)
         assert c["train_cpu_seconds"] > 0 and table.loc[c["name"], "method"].endswith("fine-tuned")
+
+
+def test_a_member_at_its_epoch_cap_says_whether_its_curve_had_flattened():
+    """The plateau rule's test on the last `patience` points: within `min_delta` of the best before
+    them is flat, more is still rising (the reader's 'trained until flat'); the zoo chapter counts
+    the rising ones with the unfinished."""
+    from zsc.pretrain.cards import card_frame, final_gain
+
+    def card(name, knn):
+        return {"name": name, "method": "dino", "stop_reason": "max_epochs", "recipe": {"patience": 3, "min_delta": 0.002},
+                "curve": [{"knn_k20": k} for k in knn]}
+
+    flat, rising = card("a", [0.5, 0.80, 0.801, 0.8015, 0.800]), card("b", [0.5, 0.80, 0.803, 0.804, 0.805])
+    assert final_gain(flat) == pytest.approx(0.0015) and final_gain(rising) == pytest.approx(0.005)
+    assert final_gain(card("c", [0.5, 0.6])) is None
+    assert list(card_frame([flat, rising])["stopped"]) == ["epoch cap, flat", "epoch cap, rising"]

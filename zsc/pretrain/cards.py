@@ -220,13 +220,27 @@ STOPPED = {"plateau": ("curve flattened", "curve flat"), "max_epochs": ("epoch c
            "steps": ("fixed steps", "fixed steps")}
 
 
+def final_gain(card: dict[str, Any]) -> float | None:
+    """What a member's held-out curve gained in its last `patience` points over its best before
+    them: below `min_delta` the curve ended flat (the plateau rule's test), above it the member
+    stopped while still learning. None for a curve of `patience` points or fewer."""
+    curve = [p["knn_k20"] for p in card.get("curve") or []]
+    n = int((card.get("recipe") or {}).get("patience", 3))
+    return max(curve[-n:]) - max(curve[:-n]) if len(curve) > n else None
+
+
 def _status(c: dict[str, Any], short: bool = False) -> str:
-    """Why a member stopped training, in words (`short`: the book's table)."""
+    """Why a member stopped training, in words (`short`: the book's table); at the epoch cap,
+    whether its curve had flattened by then (`final_gain`)."""
     reason = c.get("stop_reason")
     if c.get("method") == "random":
         return "random init"
     if reason is None:
         return "–" if short else "previous recipe, no learning curve"
+    if reason == "max_epochs" and (gain := final_gain(c)) is not None:
+        if gain < (c.get("recipe") or {}).get("min_delta", 0.002):
+            return STOPPED[reason][short] + (", flat" if short else ", curve flat")
+        return STOPPED[reason][short] + (", rising" if short else f", curve still rising (+{gain:.3f})")
     if reason in STOPPED:
         return STOPPED[reason][short]
     if short and reason.startswith("unfinished"):
