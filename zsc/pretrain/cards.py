@@ -139,8 +139,9 @@ def target_note(card: dict[str, Any], recipe: Recipe | None) -> str | None:
                    f"cool-down of the learning rate to 0 that followed, its best held-out point is "
                    f"{best}. More epochs of this recipe would not close the gap: the recipe, not "
                    "the budget, limits it",
-        "max_epochs": f"its epoch cap ({card.get('max_epochs')}, the zoo's CPU budget) was reached "
-                      "while the held-out curve still rose",
+        "max_epochs": f"its epoch cap ({card.get('max_epochs')}) was reached "
+                      + ("with the held-out curve flat: the recipe, not the budget, limits it"
+                         if _flat(card) else "while the held-out curve still rose"),
     }.get(card["stop_reason"], "its training is unfinished")
     return f"below its kNN@20 target {goal:.2f} ({knn:.4f} on the test split): {why}."
 
@@ -229,6 +230,11 @@ def final_gain(card: dict[str, Any]) -> float | None:
     return max(curve[-n:]) - max(curve[:-n]) if len(curve) > n else None
 
 
+def _flat(card: dict[str, Any]) -> bool:
+    gain = final_gain(card)
+    return gain is not None and gain < (card.get("recipe") or {}).get("min_delta", 0.002)
+
+
 def _status(c: dict[str, Any], short: bool = False) -> str:
     """Why a member stopped training, in words (`short`: the book's table); at the epoch cap,
     whether its curve had flattened by then (`final_gain`)."""
@@ -238,7 +244,7 @@ def _status(c: dict[str, Any], short: bool = False) -> str:
     if reason is None:
         return "–" if short else "previous recipe, no learning curve"
     if reason == "max_epochs" and (gain := final_gain(c)) is not None:
-        if gain < (c.get("recipe") or {}).get("min_delta", 0.002):
+        if _flat(c):
             return STOPPED[reason][short] + (", flat" if short else ", curve flat")
         return STOPPED[reason][short] + (", rising" if short else f", curve still rising (+{gain:.3f})")
     if reason in STOPPED:
