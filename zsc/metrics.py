@@ -81,9 +81,11 @@ def _ratio(num: float, den: float) -> float:
     return float(num / den)
 
 
-def _codes(y: np.ndarray) -> np.ndarray:
-    """Labels as integers 0..k-1 (any dtype, noise -1 included), so counting is bincount."""
-    return np.unique(np.asarray(y), return_inverse=True)[1].ravel()
+def _coded(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Both labelings as integers 0..k-1 (any dtype, noise -1 included), so counting is bincount;
+    and k, the number of predicted labels."""
+    t, p = (np.unique(np.asarray(y), return_inverse=True)[1].ravel() for y in (y_true, y_pred))
+    return t, p, int(p.max(initial=-1)) + 1
 
 
 @functools.lru_cache(maxsize=8)
@@ -120,8 +122,7 @@ def _parts(t: np.ndarray, p: np.ndarray, k: int) -> tuple[MutualInfo, int, int]:
 
 def mutual_info_parts(y_true: np.ndarray, y_pred: np.ndarray) -> MutualInfo:
     """MI, its expectation under permutation, and both entropies (nats)."""
-    p = _codes(y_pred)
-    return _parts(_codes(y_true), p, int(p.max(initial=-1)) + 1)[0]
+    return _parts(*_coded(y_true, y_pred))[0]
 
 
 def expected_mutual_information(a: np.ndarray, b: np.ndarray, chunk: int = 2**21) -> float:
@@ -169,14 +170,12 @@ def _ami(t: np.ndarray, p: np.ndarray, k: int) -> float:
 
 def ami(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Adjusted mutual information (arithmetic normaliser); 1 for identical one-cluster labelings."""
-    p = _codes(y_pred)
-    return _ami(_codes(y_true), p, int(p.max(initial=-1)) + 1)
+    return _ami(*_coded(y_true, y_pred))
 
 
 def ami_true(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """AMI normalised by H(Y_true) − E[MI] (the paper's taxonomic-level variant)."""
-    p = _codes(y_pred)
-    parts, n_true, n_pred = _parts(_codes(y_true), p, int(p.max(initial=-1)) + 1)
+    parts, n_true, n_pred = _parts(*_coded(y_true, y_pred))
     if n_true == 1:
         return float("nan")  # no label entropy to explain
     return 0.0 if n_pred == 1 else parts.ami_true
@@ -186,8 +185,7 @@ def ami_draws(y_true: np.ndarray, y_pred: np.ndarray, draws: np.ndarray) -> np.n
     """`ami` of each bootstrap resample of the images (`draws`: resamples × n indices); the labels
     are coded once and each resample counted with numpy (scikit-learn's per-call validation and
     sparse contingency were most of a row's cost)."""
-    t, p = _codes(y_true), _codes(y_pred)
-    k = int(p.max(initial=-1)) + 1
+    t, p, k = _coded(y_true, y_pred)
     return np.array([_ami(t[i], p[i], k) for i in np.asarray(draws)])
 
 
