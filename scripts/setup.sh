@@ -26,8 +26,7 @@ fi
 
 python3 -m venv .venv
 source .venv/bin/activate
-# --no-compile: Python compiles the modules actually imported, on first use (pip would compile
-# every file of torch's several thousand: ~7 s of a cold setup).
+# --no-compile here, compileall below: pip compiles file by file on one core.
 if [ "$locked" = 1 ]; then
   # Every package from the lock, hash-checked, nothing resolved here; then zsc itself, built
   # with the locked setuptools (no build isolation, so nothing unlocked is fetched for it).
@@ -39,4 +38,11 @@ else
   python -m pip install -q --no-compile "torch==2.14.1" "torchvision==0.29.1"
   python -m pip install -q --no-compile --upgrade -e ".[dev,book,zoo,dask]"
 fi
+# Bytecode for every installed module and zsc's, compiled once here on every core. Python caches
+# it on first import only where it may write bytecode: with PYTHONDONTWRITEBYTECODE set, as on the
+# machines the book and CI are built on, every process (each chapter's kernel, each batch worker)
+# would compile each module it imports again, ~7 s a process. Test suites are left out; a few
+# files there are not Python 3.11 (never imported), the only thing compileall could complain of.
+python -m compileall -qq -j 0 -x '/tests?/|/testing/_internal/' \
+  "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" zsc || true
 python -c "import zsc, torch; print('zsc', zsc.__version__, 'torch', torch.__version__, 'cuda', torch.cuda.is_available())"

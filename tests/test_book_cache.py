@@ -62,6 +62,13 @@ def test_unchanged_chapters_are_not_executed_again(fake_book):
     assert fake_book["calls"][3:] == ["01_one", "02_two"]
 
 
+def test_a_chapter_that_computes_starts_first(fake_book, monkeypatch):
+    assert all((book.project() / "notebooks" / f"{name}.md").exists() for name in book.STARTS_FIRST)
+    monkeypatch.setattr(book, "STARTS_FIRST", ("02_two",))
+    fake_book["run"]()
+    assert fake_book["calls"] == ["02_two", "01_one"]  # the rest in book order
+
+
 def test_a_changed_profile_or_zsc_executes_every_chapter(fake_book, monkeypatch):
     fake_book["run"]()
     fake_book["profile"]["seed"] = 7

@@ -348,4 +348,6 @@ def test_a_member_at_its_epoch_cap_says_whether_its_curve_had_flattened():
     flat, rising = card("a", [0.5, 0.80, 0.801, 0.8015, 0.800]), card("b", [0.5, 0.80, 0.803, 0.804, 0.805])
     assert final_gain(flat) == pytest.approx(0.0015) and final_gain(rising) == pytest.approx(0.005)
     assert final_gain(card("c", [0.5, 0.6])) is None
-    assert list(card_frame([flat, rising])["stopped"]) == ["epoch cap, flat", "epoch cap, rising"]
+    frame = card_frame([flat, rising, {**rising, "name": "d", "stop_reason": "unfinished (time)"}])
+    assert list(frame["stopped"][:2]) == ["epoch cap, flat", "epoch cap, rising"]
+    assert list(frame["still learning"]) == [False, True, True]

@@ -201,10 +201,13 @@ def stages(profile: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
     skipped.update({f"{e} (kNN)": "clustered; no kNN: in the profile's knn_skip"
                     for e in encoders if e in no_knn and train})
     knn_pairs = [(e, d) for e, d in pairs if d in train and e not in no_knn]
-    embed_list = [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]
+    evals = [{"encoder": e, "dataset": d, "n_samples": test[d]} for e, d in pairs]
     memories = dict.fromkeys((e, memory[d], train[d]) for e, d in knn_pairs)  # each once
-    embed_list += [{"encoder": e, "dataset": m, "split": "train", "n_samples": n}
-                   for e, m, n in memories]
+    # one evaluation split first, then the kNN memories (no UMAP), then the other evaluation
+    # splits: the first job compiles UMAP's kernels into numba's disk cache (~30 s) while the
+    # other workers embed memories, instead of every worker compiling the same kernels at once
+    embed_list = evals[:1] + [{"encoder": e, "dataset": m, "split": "train", "n_samples": n}
+                              for e, m, n in memories] + evals[1:]
     out = [
         {"kind": "embed", "params": {"seed": seed, "umap_seeds": profile["cluster_seeds"]},
          "list": embed_list},

@@ -141,7 +141,7 @@ def target_note(card: dict[str, Any], recipe: Recipe | None) -> str | None:
                    "the budget, limits it",
         "max_epochs": f"its epoch cap ({card.get('max_epochs')}) was reached "
                       + ("with the held-out curve flat: the recipe, not the budget, limits it"
-                         if _flat(card) else "while the held-out curve still rose"),
+                         if _flat(card, final_gain(card)) else "while the held-out curve still rose"),
     }.get(card["stop_reason"], "its training is unfinished")
     return f"below its kNN@20 target {goal:.2f} ({knn:.4f} on the test split): {why}."
 
@@ -178,7 +178,7 @@ def card_frame(cards: list[dict[str, Any]]) -> pd.DataFrame:
         "images (k)": None if c.get("images_seen") is None else round(c["images_seen"] / 1e3),
         "minutes, wall / CPU": _minutes(c),
         "stopped": _status(c, short=True), "kNN@20": c.get("knn_accuracy_k20"), "target": target(c),
-        "method": method_label(c),
+        "method": method_label(c), "still learning": still_learning(c),
     } for c in cards]).set_index("member")
 
 
@@ -230,9 +230,16 @@ def final_gain(card: dict[str, Any]) -> float | None:
     return max(curve[-n:]) - max(curve[:-n]) if len(curve) > n else None
 
 
-def _flat(card: dict[str, Any]) -> bool:
-    gain = final_gain(card)
+def _flat(card: dict[str, Any], gain: float | None) -> bool:
     return gain is not None and gain < (card.get("recipe") or {}).get("min_delta", 0.002)
+
+
+def still_learning(card: dict[str, Any]) -> bool:
+    """Stopped before its held-out curve flattened: a run not finished, or one stopped at its
+    epoch cap with the curve still rising."""
+    reason = str(card.get("stop_reason") or "")
+    gain = final_gain(card) if reason == "max_epochs" else None
+    return reason.startswith("unfinished") or (gain is not None and not _flat(card, gain))
 
 
 def _status(c: dict[str, Any], short: bool = False) -> str:
@@ -244,7 +251,7 @@ def _status(c: dict[str, Any], short: bool = False) -> str:
     if reason is None:
         return "–" if short else "previous recipe, no learning curve"
     if reason == "max_epochs" and (gain := final_gain(c)) is not None:
-        if _flat(c):
+        if _flat(c, gain):
             return STOPPED[reason][short] + (", flat" if short else ", curve flat")
         return STOPPED[reason][short] + (", rising" if short else f", curve still rising (+{gain:.3f})")
     if reason in STOPPED:
