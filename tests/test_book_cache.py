@@ -5,6 +5,7 @@ parameters are refused before anything runs. And the reducer sweep a profile ask
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -209,3 +210,12 @@ def test_a_recovered_build_leaves_no_partial_notebook(fake_book):
     (out / "02_two.partial.ipynb").write_text("{}")
     fake_book["run"]()  # everything current: executes nothing, still cleans up
     assert fake_book["calls"] == ["01_one", "02_two"] and not list(out.glob("*.partial.ipynb"))
+
+
+def test_chapter_kernels_get_their_share_of_the_cores(monkeypatch):
+    for var in book.THREAD_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
+    monkeypatch.setattr("signal.signal", lambda *a: None)
+    book._chapter_worker(1)
+    assert [os.environ[v] for v in book.THREAD_VARIABLES] == ["3", "1", "1", "1"]
