@@ -39,7 +39,7 @@ from .chapter import DATA_DIR, DATA_FORMATS, DATA_FRAMES
 
 MANUAL = "zsc notebook"  # `executed_by` of a copy run by hand: the build keeps it (see execute_all)
 # Chapters that compute something of their own start first, so that the short ones fill the other
-# workers meanwhile: chapter 10 clusters a folder of images (~40 s; the others take 10-20 s each).
+# workers meanwhile: chapter 10 clusters a folder of images (~45 s; the others take 5-13 s each).
 STARTS_FIRST = ("10_own_images",)
 
 
