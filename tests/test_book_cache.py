@@ -213,8 +213,9 @@ def test_a_recovered_build_leaves_no_partial_notebook(fake_book):
 
 
 def test_chapter_kernels_get_their_share_of_the_cores(monkeypatch):
-    for var in book.THREAD_VARIABLES:
-        monkeypatch.delenv(var, raising=False)
+    for var in book.THREAD_VARIABLES:  # set, then removed: monkeypatch restores each after the test
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
     monkeypatch.setattr("signal.signal", lambda *a: None)
     book._chapter_worker(1)
