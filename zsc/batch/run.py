@@ -177,6 +177,11 @@ def default_jobs() -> int:
     return max(1, min(4, cores))
 
 
+def threads_per_worker(n_workers: int) -> int:
+    """Each of `n_workers` local processes' share of the cores (at least one thread)."""
+    return max(1, (os.cpu_count() or 1) // n_workers)
+
+
 def _local_executor(n_jobs: int) -> Any:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -231,7 +236,7 @@ def _submit_all(jobs: Sequence[Job], grid: Grid, jobs_n: int, scheduler: str | N
         return
     from concurrent.futures import as_completed as cf_completed
 
-    threads = max(1, (os.cpu_count() or 1) // jobs_n)
+    threads = threads_per_worker(jobs_n)
     ex = _local_executor(jobs_n)
 
     def submit_local(j: Job) -> Any:

@@ -203,12 +203,13 @@ def execute_all(profile: Mapping[str, Any], out_dir: Path | None = None,
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
+        from ..batch.run import threads_per_worker
         from ..errors import start_workers_quietly, stop_workers
 
         n = min(jobs, len(todo))
         ex = start_workers_quietly(ProcessPoolExecutor(
             n, mp_context=mp.get_context("spawn"), initializer=_chapter_worker,
-            initargs=(max(1, (os.cpu_count() or 1) // n),)), n)
+            initargs=(threads_per_worker(n),)), n)
         try:
             for name, seconds in ex.map(_execute_timed, *zip(*todo, strict=True)):
                 log(f"[zsc book] executed {name} in {seconds:.0f}s")
